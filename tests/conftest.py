@@ -1,0 +1,32 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import RunningGateway, ScriptedBackend, default_config
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own directory with no Tollhouse or Azure settings."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    """The embedded default (in-process mock backend) on a free port."""
+    with RunningGateway(default_config(tmp_path / "data")) as running:
+        yield running
+
+
+@pytest.fixture
+def backend() -> Iterator[ScriptedBackend]:
+    """A scripted backend on a free loopback port."""
+    with ScriptedBackend() as scripted:
+        yield scripted

@@ -1,0 +1,292 @@
+"""Test support: a gateway and scripted backends on loopback, in threads.
+
+Sync clients (``requests``, the ``openai`` package) talk to a real gateway
+over real sockets; the gateway runs its own event loop in a thread, exactly
+as `tollhouse serve` runs it, including the draining shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from tollhouse.app import Gateway, serve
+from tollhouse.config import (
+    ApiConfig,
+    BackendConfig,
+    DeploymentConfig,
+    GatewayConfig,
+    embedded_default,
+)
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        return self.submit(coro).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+class RunningGateway:
+    """A gateway serving on 127.0.0.1 (a free port) in its own thread."""
+
+    def __init__(self, config: GatewayConfig, **gateway_kwargs: Any) -> None:
+        listener = dataclasses.replace(config.listener, host="127.0.0.1", port=0)
+        self.config = dataclasses.replace(config, listener=listener)
+        self.output = io.StringIO()
+        self.gateway = Gateway(self.config, out=self.output, **gateway_kwargs)
+        self._thread = LoopThread()
+        self._stop: asyncio.Event | None = None
+        self._served: Future[None] | None = None
+        self.port = 0
+
+    def start(self) -> RunningGateway:
+        ready: Future[int] = Future()
+
+        async def run() -> None:
+            self._stop = asyncio.Event()
+            await serve(self.gateway, ready=ready.set_result, stop=self._stop)
+
+        self._served = self._thread.submit(run())
+        self._served.add_done_callback(
+            lambda f: (
+                ready.done() or ready.set_exception(f.exception() or RuntimeError())
+            )
+        )
+        self.port = ready.result(30)
+        return self
+
+    def stop(self) -> None:
+        if self._stop is not None and self._served is not None:
+            self._thread.loop.call_soon_threadsafe(self._stop.set)
+            self._served.result(60)
+            self._stop = None
+        self._thread.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def key(self) -> str:
+        """The built-in all-access subscription's primary key."""
+        store = self.gateway._subscriptions
+        assert store is not None
+        return store.key("master")
+
+    @property
+    def db_path(self) -> Path:
+        return self.config.database_path
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with sqlite3.connect(self.db_path) as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute(sql, params)]
+
+    def wait_rows(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        count: int = 1,
+        timeout: float = 5.0,
+    ) -> list[dict[str, Any]]:
+        """Poll until ``sql`` returns at least ``count`` rows."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.rows(sql, params)
+            if len(rows) >= count or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.02)
+
+    def gateway_row(self, correlation_id: str | None = None) -> dict[str, Any]:
+        """The gateway log row of one request (the latest if no id is given)."""
+        if correlation_id is None:
+            rows = self.wait_rows(
+                "SELECT * FROM ApiManagementGatewayLogs ORDER BY rowid DESC LIMIT 1"
+            )
+        else:
+            rows = self.wait_rows(
+                "SELECT * FROM ApiManagementGatewayLogs WHERE CorrelationId = ?",
+                (correlation_id,),
+            )
+        assert rows, "no gateway log row appeared"
+        return rows[0]
+
+    def llm_rows(self, correlation_id: str) -> list[dict[str, Any]]:
+        self.gateway_row(correlation_id)
+        return self.rows(
+            "SELECT * FROM ApiManagementGatewayLlmLog WHERE CorrelationId = ? "
+            "ORDER BY SequenceNumber",
+            (correlation_id,),
+        )
+
+    def __enter__(self) -> RunningGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# Scripted backends -------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """One scripted backend response, written chunk by chunk."""
+
+    chunks: Sequence[bytes] = (b"",)
+    status: int = 200
+    headers: Sequence[tuple[str, str]] = (("Content-Type", "text/event-stream"),)
+    delay: float = 0.02
+    drop: bool = False
+    head_delay: float = 0.0
+
+
+@dataclass
+class Seen:
+    method: str
+    path_qs: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass
+class ScriptedBackend:
+    """A backend on loopback answering each request with the next `Reply`."""
+
+    replies: deque[Reply] = field(default_factory=deque)
+    seen: list[Seen] = field(default_factory=list)
+    port: int = 0
+    _thread: LoopThread | None = None
+    _runner: web.AppRunner | None = None
+
+    def start(self) -> ScriptedBackend:
+        self._thread = LoopThread()
+        self.port = self._thread.run(self._start())
+        return self
+
+    async def _start(self) -> int:
+        app = web.Application(client_max_size=64 * 2**20)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        return int(sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        if self._thread is not None and self._runner is not None:
+            self._thread.run(self._runner.cleanup())
+            self._thread.close()
+
+    def reply(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.seen.append(
+            Seen(request.method, request.path_qs, list(request.headers.items()), body)
+        )
+        reply = self.replies.popleft() if self.replies else Reply(status=599)
+        if reply.head_delay:
+            await asyncio.sleep(reply.head_delay)
+        response = web.StreamResponse(status=reply.status)
+        for name, value in reply.headers:
+            response.headers.add(name, value)
+        await response.prepare(request)
+        for chunk in reply.chunks:
+            if chunk:
+                await response.write(chunk)
+            await asyncio.sleep(reply.delay)
+        if reply.drop:
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        await response.write_eof()
+        return response
+
+    def __enter__(self) -> ScriptedBackend:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def sse(*events: str) -> bytes:
+    """SSE bytes for ``data:`` payloads, each ending in a blank line."""
+    return b"".join(f"data: {e}\n\n".encode() for e in events)
+
+
+def scripted_config(
+    data_dir: Path,
+    backend_url: str,
+    *,
+    kind: str = "azure-openai",
+    backend: Callable[[BackendConfig], BackendConfig] | None = None,
+    api: Callable[[ApiConfig], ApiConfig] | None = None,
+) -> GatewayConfig:
+    """A gateway whose one API forwards to ``backend_url``."""
+    backend_config = BackendConfig(
+        url=backend_url + ("/openai" if kind == "azure-openai" else "/v1"),
+        kind=kind,  # type: ignore[arg-type]
+    )
+    if backend is not None:
+        backend_config = backend(backend_config)
+    api_config = ApiConfig(path="openai", backend="scripted")
+    if api is not None:
+        api_config = api(api_config)
+    return GatewayConfig(
+        data_dir=str(data_dir),
+        backends={"scripted": backend_config},
+        apis={"azure-openai": api_config},
+    )
+
+
+def default_config(data_dir: Path) -> GatewayConfig:
+    """The embedded default, in ``data_dir``."""
+    return embedded_default(str(data_dir))
+
+
+__all__ = [
+    "DeploymentConfig",
+    "LoopThread",
+    "Reply",
+    "RunningGateway",
+    "ScriptedBackend",
+    "default_config",
+    "scripted_config",
+    "sse",
+]

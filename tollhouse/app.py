@@ -1,0 +1,254 @@
+"""The gateway process: start-up, the listener and a draining shutdown.
+
+`Gateway` builds the `Runtime` from a `GatewayConfig`: it opens the store
+(running its migrations), makes sure the built-in all-access subscription
+exists, starts the log writer, the in-process mock backend when configured,
+and the pooled backend transport.  `serve` runs it until SIGTERM or SIGINT,
+then stops accepting, lets requests in flight finish and drains every
+pending log record into the store before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TextIO
+
+from aiohttp import web
+
+from . import tokens
+from .config import (
+    BackendConfig,
+    GatewayConfig,
+    resolve_named_values,
+    secret_values,
+)
+from .credentials import AsyncTokenCredential, BackendAuth, backend_auth
+from .pipeline import Pipeline
+from .routing import Router
+from .runtime import Runtime, RuntimeBackend
+from .store.sqlite import SqliteSink, connect
+from .store.writer import LogWriter
+from .subscriptions import MASTER_ID, KeyIndex, KeySecrets, SubscriptionStore
+from .transport import AiohttpTransport, Transport
+
+logger = logging.getLogger(__name__)
+
+KEY_REFRESH_INTERVAL = 1.0
+CredentialFactory = Callable[[str], AsyncTokenCredential]
+
+
+class Gateway:
+    """One gateway: its runtime, listener and lifecycle."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        environ: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
+        credential_factory: CredentialFactory | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.config = config
+        self._environ = os.environ if environ is None else environ
+        self._transport = transport
+        self._credential_factory = credential_factory
+        self._out = sys.stderr if out is None else out
+        self._runtime: Runtime | None = None
+        self._settings: sqlite3.Connection | None = None
+        self._subscriptions: SubscriptionStore | None = None
+        self._mock_runner: web.AppRunner | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self.server: web.Server | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        assert self._runtime is not None, "the gateway has not started"
+        return self._runtime
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.config.data_dir)
+
+    async def start(self) -> None:
+        """Open the store, the writer and the backends; raise on bad config."""
+        config = self.config
+        named = resolve_named_values(config, self._environ)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+        # Settings and subscriptions.
+        self._settings = connect(config.database_path)
+        key_secrets = KeySecrets.load_or_create(self.data_dir)
+        self._subscriptions = SubscriptionStore(self._settings, key_secrets)
+        if self._subscriptions.ensure_master():
+            self._announce_master_key()
+        keys = KeyIndex(key_secrets)
+        self._reload_keys(keys)
+
+        # The log writer, the backends and the runtime that ties them together.
+        writer = LogWriter(
+            SqliteSink(config.database_path), spool_path=self.data_dir / "spool.jsonl"
+        )
+        writer.start()
+        backends = await self._backends(named)
+        transport = self._transport or AiohttpTransport(
+            max_connections=max(
+                (b.max_connections for b in config.backends.values()), default=256
+            )
+        )
+        self._runtime = Runtime(
+            config=config,
+            router=Router(config.apis),
+            keys=keys,
+            backends=backends,
+            transport=transport,
+            writer=writer,
+            product_apis={pid: p.apis for pid, p in config.products.items()},
+            secrets=tuple(secret_values(config, named)),
+            key_query_names=frozenset(
+                api.subscription_key.query.lower() for api in config.apis.values()
+            ),
+        )
+        self.server = web.Server(Pipeline(self._runtime).handle, access_log=None)
+        self._refresher = asyncio.create_task(self._refresh_keys(keys))
+        threading.Thread(
+            target=_warm_tokenizers, name="tokenizer-warmup", daemon=True
+        ).start()
+
+    async def stop(self) -> None:
+        """Drain logs and close everything `start` opened."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        if self._runtime is not None:
+            await self._runtime.transport.close()
+            for backend in self._runtime.backends.values():
+                await backend.auth.close()
+            await asyncio.to_thread(self._runtime.writer.close)
+        if self._mock_runner is not None:
+            await self._mock_runner.cleanup()
+        if self._settings is not None:
+            self._settings.close()
+
+    # Start-up steps -------------------------------------------------------
+
+    def _announce_master_key(self) -> None:
+        assert self._subscriptions is not None
+        key = self._subscriptions.key(MASTER_ID)
+        print(
+            "Created the built-in all-access subscription (id: master).\n"
+            f"Its primary key, shown this once: {key}\n"
+            "Show it again with: tollhouse keys show master"
+            + (
+                f" --data-dir {self.config.data_dir}"
+                if self.config.data_dir != ".tollhouse"
+                else ""
+            ),
+            file=self._out,
+            flush=True,
+        )
+
+    def _reload_keys(self, keys: KeyIndex) -> None:
+        assert self._subscriptions is not None
+        revision = self._subscriptions.revision()
+        if revision != keys.revision:
+            keys.load(self._subscriptions.list(), revision)
+
+    async def _refresh_keys(self, keys: KeyIndex) -> None:
+        # `tollhouse keys ...` changes subscriptions from another process.
+        while True:
+            await asyncio.sleep(KEY_REFRESH_INTERVAL)
+            try:
+                self._reload_keys(keys)
+            except sqlite3.Error:
+                logger.exception("could not reload subscriptions")
+
+    async def _backends(self, named: Mapping[str, str]) -> dict[str, RuntimeBackend]:
+        mock_base = await self._start_mock() if self.config.mock_backend else ""
+        backends: dict[str, RuntimeBackend] = {}
+        for name, backend in self.config.backends.items():
+            url = backend.url
+            base = mock_base + url[len("mock:") :] if url.startswith("mock:") else url
+            backends[name] = RuntimeBackend(
+                name=name,
+                config=backend,
+                base_url=base.rstrip("/"),
+                auth=self._auth(name, backend, named),
+            )
+        return backends
+
+    def _auth(
+        self, name: str, backend: BackendConfig, named: Mapping[str, str]
+    ) -> BackendAuth:
+        credential = None
+        if backend.credentials.type == "entra" and self._credential_factory is not None:
+            credential = self._credential_factory(name)
+        return backend_auth(name, backend, named, self._environ, credential)
+
+    async def _start_mock(self) -> str:
+        from .mock_backend import start_mock
+
+        self._mock_runner, port = await start_mock("127.0.0.1", 0)
+        logger.info("built-in mock backend listening on 127.0.0.1:%d", port)
+        return f"http://127.0.0.1:{port}"
+
+
+def _warm_tokenizers() -> None:
+    try:
+        tokens.preload("gpt-4o")
+        tokens.preload(None)
+    except Exception:
+        logger.exception("could not load the offline tokenizers")
+
+
+# Serving ------------------------------------------------------------------
+
+
+async def serve(
+    gateway: Gateway,
+    *,
+    ready: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run ``gateway`` until SIGTERM/SIGINT (or ``stop`` is set), then drain."""
+    listener = gateway.config.listener
+    await gateway.start()
+    assert gateway.server is not None
+    runner = web.ServerRunner(gateway.server, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, listener.host, listener.port, backlog=1024)
+    await site.start()
+    port = _bound_port(runner) or listener.port
+    logger.info("Tollhouse listening on http://%s:%d", listener.host, port)
+    if ready is not None:
+        ready(port)
+
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        logger.info("shutting down: finishing requests in flight and draining logs")
+        await runner.cleanup()
+        await gateway.stop()
+
+
+def _bound_port(runner: web.BaseRunner) -> int | None:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return None

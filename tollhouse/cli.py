@@ -1,0 +1,346 @@
+"""The ``tollhouse`` command line.
+
+    tollhouse serve [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR]
+    tollhouse keys list|create|show|regenerate|suspend|activate|cancel ...
+    tollhouse logs tail|show ...
+    tollhouse mock-backend [--host HOST] [--port PORT] ...
+
+Only this module (the process entry point) configures logging handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import GatewayConfig, embedded_default, load_config
+from .errors import ConfigError, TollhouseError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = ".tollhouse"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.log_level, getattr(args, "access_log", False))
+    try:
+        result: int = args.run(args)
+    except ConfigError as exc:
+        print(f"tollhouse: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except TollhouseError as exc:
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tollhouse",
+        description="A self-hosted AI gateway that speaks Azure API Management.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"tollhouse {__version__}"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="Process log level (default INFO). Prompts never go to this log.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(commands)
+    _add_keys(commands)
+    _add_logs(commands)
+    _add_mock(commands)
+    return parser
+
+
+def _common_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="FILE", help="YAML configuration (its data_dir is used)."
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="Data directory holding tollhouse.db and secrets "
+        f"(default {DEFAULT_DATA_DIR}).",
+    )
+
+
+# serve --------------------------------------------------------------------
+
+
+def _add_serve(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="Run the gateway.",
+        description="Run the gateway. Without --config it runs the embedded default: "
+        "SQLite in the data directory, the built-in mock backend behind the "
+        "deployment gpt-4o-deployment, and the built-in all-access subscription.",
+    )
+    _common_store_options(serve)
+    serve.add_argument("--host", help="Listen address (default 127.0.0.1).")
+    serve.add_argument("--port", type=int, help="Listen port (default 8080).")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="Write one process log line per request.",
+    )
+    serve.set_defaults(run=_run_serve)
+
+
+def load_gateway_config(args: argparse.Namespace) -> GatewayConfig:
+    """The configuration the options name, with command-line overrides applied."""
+    config = (
+        load_config(args.config) if args.config else embedded_default(DEFAULT_DATA_DIR)
+    )
+    if args.data_dir:
+        config = dataclasses.replace(config, data_dir=args.data_dir)
+    listener = config.listener
+    if getattr(args, "host", None):
+        listener = dataclasses.replace(listener, host=args.host)
+    if getattr(args, "port", None) is not None:
+        listener = dataclasses.replace(listener, port=args.port)
+    if not 0 <= listener.port <= 65535:
+        raise ConfigError(
+            "must be between 0 and 65535", source="command line", path="--port"
+        )
+    return dataclasses.replace(config, listener=listener)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from .app import Gateway, serve
+
+    config = load_gateway_config(args)
+    _run_async(serve(Gateway(config)))
+    return 0
+
+
+def _run_async(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
+# keys ---------------------------------------------------------------------
+
+
+def _add_keys(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="Manage subscriptions and their keys.")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    listing = actions.add_parser("list", help="List subscriptions (no keys shown).")
+    _common_store_options(listing)
+    listing.set_defaults(run=_keys_list)
+
+    create = actions.add_parser(
+        "create", help="Create a subscription; prints its keys."
+    )
+    _common_store_options(create)
+    create.add_argument("id", help="Subscription id, e.g. team-a.")
+    create.add_argument("--name", help="Display name (default: the id).")
+    create.add_argument(
+        "--scope",
+        default="/apis",
+        help="/apis (all APIs, the default), /apis/API-ID or /products/PRODUCT-ID.",
+    )
+    create.set_defaults(run=_keys_create)
+
+    for name, helptext, run in (
+        ("show", "Print one key of a subscription, alone on a line.", _keys_show),
+        ("regenerate", "Replace one key; prints the new key.", _keys_regenerate),
+    ):
+        action = actions.add_parser(name, help=helptext)
+        _common_store_options(action)
+        action.add_argument("id", help="Subscription id (the built-in one is master).")
+        action.add_argument(
+            "--secondary",
+            action="store_true",
+            help="The secondary key, not the primary.",
+        )
+        action.set_defaults(run=run)
+
+    for name, state in (
+        ("suspend", "suspended"),
+        ("activate", "active"),
+        ("cancel", "cancelled"),
+    ):
+        action = actions.add_parser(name, help=f"Set a subscription {state}.")
+        _common_store_options(action)
+        action.add_argument("id", help="Subscription id.")
+        action.set_defaults(run=_keys_state, state=state)
+
+
+def _subscription_store(args: argparse.Namespace) -> Any:
+    from .store.sqlite import connect
+    from .subscriptions import KeySecrets, SubscriptionStore
+
+    config = load_gateway_config(args)
+    data_dir = Path(config.data_dir)
+    conn = connect(config.database_path)
+    store = SubscriptionStore(conn, KeySecrets.load_or_create(data_dir))
+    store.ensure_master()
+    return store
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    store = _subscription_store(args)
+    rows = [(s.id, s.state, s.scope, s.display_name) for s in store.list()]
+    _print_table(("ID", "STATE", "SCOPE", "NAME"), rows)
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    store = _subscription_store(args)
+    sub = store.create(args.id, args.name or args.id, args.scope)
+    print(f"primary:   {store.key(sub.id, 'primary')}")
+    print(f"secondary: {store.key(sub.id, 'secondary')}")
+    return 0
+
+
+def _keys_show(args: argparse.Namespace) -> int:
+    store = _subscription_store(args)
+    print(store.key(args.id, "secondary" if args.secondary else "primary"))
+    return 0
+
+
+def _keys_regenerate(args: argparse.Namespace) -> int:
+    store = _subscription_store(args)
+    print(store.regenerate(args.id, "secondary" if args.secondary else "primary"))
+    return 0
+
+
+def _keys_state(args: argparse.Namespace) -> int:
+    store = _subscription_store(args)
+    sub = store.set_state(args.id, args.state)
+    print(f"{sub.id}: {sub.state}")
+    return 0
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print(
+            "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True))
+        )
+
+
+# logs ---------------------------------------------------------------------
+
+
+def _add_logs(commands: Any) -> None:
+    logs = commands.add_parser("logs", help="Read the gateway log.")
+    actions = logs.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    tail = actions.add_parser("tail", help="Show recent requests and follow new ones.")
+    _common_store_options(tail)
+    tail.add_argument("--last", type=int, default=10, help="Requests shown first (10).")
+    tail.add_argument(
+        "--no-follow", action="store_true", help="Print the recent requests and exit."
+    )
+    tail.set_defaults(run=_logs_tail)
+
+    show = actions.add_parser(
+        "show", help="One request with its prompt and completion reassembled."
+    )
+    _common_store_options(show)
+    show.add_argument("correlation_id", metavar="CORRELATION_ID")
+    show.set_defaults(run=_logs_show)
+
+
+def _log_db(args: argparse.Namespace) -> Path:
+    path = load_gateway_config(args).database_path
+    if not path.exists():
+        raise TollhouseError(f"no log database at {path}; has the gateway run here?")
+    return path
+
+
+def _logs_tail(args: argparse.Namespace) -> int:
+    from .logview import tail
+
+    tail(_log_db(args), follow=not args.no_follow, out=sys.stdout, last=args.last)
+    return 0
+
+
+def _logs_show(args: argparse.Namespace) -> int:
+    from .logview import show
+
+    found = show(_log_db(args), args.correlation_id, out=sys.stdout)
+    if not found:
+        print(
+            f"tollhouse: no request with correlation id {args.correlation_id}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+# mock-backend -------------------------------------------------------------
+
+
+def _add_mock(commands: Any) -> None:
+    mock = commands.add_parser(
+        "mock-backend",
+        help="Run the built-in mock OpenAI / Azure OpenAI backend.",
+        description="Run the built-in mock backend. Fault modes are chosen per "
+        "request with x-mock-* headers (see the module docs).",
+    )
+    mock.add_argument("--host", default="127.0.0.1", help="Listen address (127.0.0.1).")
+    mock.add_argument("--port", type=int, default=8000, help="Listen port (8000).")
+    mock.add_argument(
+        "--latency-ms", type=float, default=0.0, help="Delay before answering."
+    )
+    mock.add_argument(
+        "--chunk-delay-ms",
+        type=float,
+        default=0.0,
+        help="Delay between streamed events.",
+    )
+    mock.add_argument(
+        "--chunk-chars", type=int, default=8, help="Characters per streamed delta (8)."
+    )
+    mock.set_defaults(run=_run_mock)
+
+
+def _run_mock(args: argparse.Namespace) -> int:
+    from .mock_backend import MockSettings, run_mock
+
+    settings = MockSettings(
+        latency_ms=args.latency_ms,
+        chunk_delay_ms=args.chunk_delay_ms,
+        chunk_chars=args.chunk_chars,
+    )
+    run_mock(args.host, args.port, settings)
+    return 0
+
+
+# logging ------------------------------------------------------------------
+
+
+def _configure_logging(level: str, access_log: bool) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("tollhouse.access").setLevel(
+        logging.INFO if access_log else logging.WARNING
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,558 @@
+"""Configuration: every setting declared once, with its type, default and help.
+
+The YAML loader, ``tollhouse serve``'s options and ``docs/configuration.md``
+all come from the dataclasses below.  Each field's ``metadata["help"]`` is its
+documentation; a test fails when a setting has none or the docs miss it.
+
+A file is validated whole before anything starts: an unknown key, a wrong
+type or a reference to a backend that does not exist stops the gateway with
+the file, the key path and what is wrong (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+
+AZURE_OPENAI_TEMPLATE = "azure-openai"
+PASSTHROUGH_TEMPLATE = "passthrough"
+COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str, **kwargs: Any) -> Any:
+    """A dataclass field that documents itself."""
+    if isinstance(default, list | dict):
+        raise TypeError("use default_factory for mutable defaults")
+    metadata = {"help": help}
+    if default is dataclasses.MISSING:
+        return field(metadata=metadata, **kwargs)
+    return field(default=default, metadata=metadata, **kwargs)
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    host: str = setting("127.0.0.1", help="Address the gateway listens on.")
+    port: int = setting(8080, help="TCP port the gateway listens on.")
+    max_request_bytes: int = setting(
+        32 * 2**20,
+        help="Largest request body accepted; larger ones get 413.",
+    )
+    region: str = setting(
+        "local", help="Written to the Region column, like APIM's gateway region."
+    )
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    kind: Literal["sqlite"] = setting(
+        "sqlite", help="Where logs and settings live. Only `sqlite` for now."
+    )
+    path: str = setting(
+        "tollhouse.db", help="SQLite file, relative to the data directory."
+    )
+
+
+@dataclass(frozen=True)
+class NamedValueConfig:
+    value: str | None = setting(None, help="The value itself.")
+    env: str | None = setting(
+        None, help="Take the value from this environment variable at start."
+    )
+    secret: bool = setting(
+        False, help="A secret is never written to logs, errors or the store."
+    )
+
+
+@dataclass(frozen=True)
+class CredentialsConfig:
+    type: Literal["none", "header", "entra"] = setting(
+        "none",
+        help="How the gateway authenticates to the backend: `header` (a key in "
+        "a header), `entra` (an Entra ID token) or `none`.",
+    )
+    header: str = setting(
+        "api-key",
+        help="Header carrying the key for `type: header`; `Authorization` "
+        "sends `Bearer <value>`.",
+    )
+    value: str | None = setting(
+        None, help="The key, usually `{{named-value}}`, for `type: header`."
+    )
+    env: str | None = setting(
+        None, help="Environment variable holding the key, for `type: header`."
+    )
+    client_id: str | None = setting(
+        None, help="Client id of a user-assigned managed identity (`entra`)."
+    )
+    scope: str = setting(
+        COGNITIVE_SERVICES_SCOPE, help="Token scope requested for `entra`."
+    )
+
+
+@dataclass(frozen=True)
+class TimeoutsConfig:
+    connect: float = setting(10.0, help="Seconds to open a backend connection.")
+    first_byte: float = setting(
+        120.0, help="Seconds from sending the request to the response head."
+    )
+    idle: float = setting(
+        300.0, help="Seconds a stream may stay silent before it is ended."
+    )
+    total: float = setting(900.0, help="Seconds a whole backend exchange may take.")
+    keepalive: float = setting(
+        15.0,
+        help="Seconds of backend silence after which an SSE keep-alive comment "
+        "is sent to the client.",
+    )
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    url: str = setting(
+        help="Base URL; for Azure OpenAI `https://NAME.openai.azure.com/openai`."
+    )
+    kind: Literal["azure-openai", "openai"] = setting(
+        "azure-openai",
+        help="`azure-openai` (deployments in the URL) or `openai` "
+        "(OpenAI-compatible: model in the body).",
+    )
+    credentials: CredentialsConfig = setting(
+        default_factory=CredentialsConfig, help="How to authenticate to it."
+    )
+    timeouts: TimeoutsConfig = setting(
+        default_factory=TimeoutsConfig, help="Backend timeouts."
+    )
+    stream_usage: Literal["auto", "always", "never"] = setting(
+        "auto",
+        help="Ask for usage in streams (`stream_options.include_usage`) when the "
+        "client did not: `auto` does so where the api-version accepts it.",
+    )
+    max_connections: int = setting(
+        256, help="Pooled keep-alive connections to this backend."
+    )
+
+
+@dataclass(frozen=True)
+class SubscriptionKeyConfig:
+    header: str | None = setting(
+        None,
+        help="Header carrying the subscription key (default `api-key` for the "
+        "Azure OpenAI template, `Ocp-Apim-Subscription-Key` otherwise).",
+    )
+    query: str = setting(
+        "subscription-key", help="Query parameter carrying the subscription key."
+    )
+
+
+@dataclass(frozen=True)
+class DiagnosticsConfig:
+    log_llm_messages: bool = setting(
+        True, help="Store prompts and completions in the LLM log."
+    )
+    max_message_bytes: int = setting(
+        2 * 2**20, help="Each logged message is cut to this size, with a marker."
+    )
+    sampling_percentage: float = setting(
+        100.0, help="Share of requests whose messages are stored (0-100)."
+    )
+    always_log_errors: bool = setting(
+        True, help="Store the body of failed responses, whatever the sampling."
+    )
+    body_bytes: int = setting(
+        0, help="Bytes of request/response bodies kept in the gateway log."
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    model: str | None = setting(
+        None, help="Model name sent to an `openai` backend for this deployment."
+    )
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    path: str = setting(help="Base path of the API, e.g. `openai`.")
+    backend: str = setting(help="Name of the backend the API forwards to.")
+    template: Literal["azure-openai", "passthrough"] = setting(
+        AZURE_OPENAI_TEMPLATE,
+        help="`azure-openai` creates the Azure OpenAI operations; "
+        "`passthrough` forwards every path.",
+    )
+    display_name: str | None = setting(None, help="Name shown to people.")
+    subscription_required: bool = setting(
+        True, help="Refuse calls without a valid subscription key."
+    )
+    subscription_key: SubscriptionKeyConfig = setting(
+        default_factory=SubscriptionKeyConfig,
+        help="Where clients put their subscription key.",
+    )
+    default_api_version: str | None = setting(
+        None,
+        help="api-version added when a client leaves it out; without it such "
+        "calls get 400.",
+    )
+    deployments: dict[str, DeploymentConfig] = setting(
+        default_factory=dict,
+        help="Known deployments; when set, others get 404 and `/v1` calls map "
+        "`model` to them.",
+    )
+    policy_file: str | None = setting(
+        None, help="APIM policy document for this API (relative to the config)."
+    )
+    diagnostics: DiagnosticsConfig = setting(
+        default_factory=DiagnosticsConfig, help="What is logged for this API."
+    )
+    openai_routes: bool = setting(
+        True,
+        help="Also serve OpenAI-style `/v1/...` calls at the root for this API.",
+    )
+
+
+@dataclass(frozen=True)
+class ProductConfig:
+    apis: tuple[str, ...] = setting(
+        default_factory=tuple, help="APIs that subscriptions to it may call."
+    )
+    display_name: str | None = setting(None, help="Name shown to people.")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The whole configuration of one gateway."""
+
+    listener: ListenerConfig = setting(
+        default_factory=ListenerConfig, help="The gateway listener."
+    )
+    data_dir: str = setting(
+        ".tollhouse", help="Directory for the database, secrets and spool."
+    )
+    store: StoreConfig = setting(default_factory=StoreConfig, help="The store.")
+    named_values: dict[str, NamedValueConfig] = setting(
+        default_factory=dict, help="Values referenced as `{{name}}`."
+    )
+    backends: dict[str, BackendConfig] = setting(
+        default_factory=dict, help="Backends by name."
+    )
+    apis: dict[str, ApiConfig] = setting(default_factory=dict, help="APIs by id.")
+    products: dict[str, ProductConfig] = setting(
+        default_factory=dict, help="Products by id."
+    )
+    mock_backend: bool = setting(
+        False,
+        help="Run the built-in mock backend in-process; a backend whose url is "
+        "`mock:` points at it.",
+    )
+    source: str = field(default="", compare=False, metadata={"internal": True})
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.data_dir) / self.store.path
+
+
+def embedded_default(data_dir: str = ".tollhouse") -> GatewayConfig:
+    """The configuration `tollhouse serve` runs without a file."""
+    return GatewayConfig(
+        data_dir=data_dir,
+        mock_backend=True,
+        backends={"mock": BackendConfig(url="mock:/openai")},
+        apis={
+            "azure-openai": ApiConfig(
+                path="openai",
+                backend="mock",
+                display_name="Azure OpenAI",
+                deployments={"gpt-4o-deployment": DeploymentConfig(model="gpt-4o")},
+            )
+        },
+        source="embedded default",
+    )
+
+
+# Loading ------------------------------------------------------------------
+
+_NAMED_VALUE = re.compile(r"\{\{\s*([A-Za-z0-9._-]+)\s*\}\}")
+
+
+def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
+    """Read and validate a YAML configuration file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the file: {exc.strerror}", source=source
+        ) from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", source=source) from exc
+    if document is None:
+        document = {}
+    built: GatewayConfig = _build(GatewayConfig, document, "", source)
+    config = dataclasses.replace(built, source=source)
+    validate(config)
+    return config
+
+
+def _build(cls: type[Any], data: Any, path: str, source: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"expected a mapping, got {_kind(data)}", source=source, path=path
+        )
+    hints = typing.get_type_hints(cls)
+    fields = {
+        f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")
+    }
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        name = str(key).replace("-", "_")
+        where = f"{path}.{key}" if path else str(key)
+        if name not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(
+                f"unknown setting (known: {known})", source=source, path=where
+            )
+        values[name] = _convert(hints[name], raw, where, source)
+    for name, f in fields.items():
+        if name not in values and _required(f):
+            where = f"{path}.{name}" if path else name
+            raise ConfigError("required setting is missing", source=source, path=where)
+    return cls(**values)
+
+
+def _required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _convert(hint: Any, raw: Any, path: str, source: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast(type[Any], hint), raw, path, source)
+    if origin in (types.UnionType, typing.Union):
+        return _convert_optional(args, raw, path, source)
+    if origin is Literal:
+        if raw not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise ConfigError(
+                f"must be one of {allowed}, got {raw!r}", source=source, path=path
+            )
+        return raw
+    if origin is dict:
+        return _convert_dict(args[1], raw, path, source)
+    if origin is tuple:
+        return _convert_tuple(args[0], raw, path, source)
+    return _convert_scalar(hint, raw, path, source)
+
+
+def _convert_optional(args: tuple[Any, ...], raw: Any, path: str, source: str) -> Any:
+    if raw is None:
+        return None
+    inner = next(a for a in args if a is not type(None))
+    return _convert(inner, raw, path, source)
+
+
+def _convert_dict(value_hint: Any, raw: Any, path: str, source: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"expected a mapping, got {_kind(raw)}", source=source, path=path
+        )
+    return {
+        str(k): _convert(value_hint, {} if v is None else v, f"{path}.{k}", source)
+        for k, v in raw.items()
+    }
+
+
+def _convert_tuple(item_hint: Any, raw: Any, path: str, source: str) -> tuple[Any, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(
+            f"expected a list, got {_kind(raw)}", source=source, path=path
+        )
+    return tuple(
+        _convert(item_hint, item, f"{path}[{i}]", source) for i, item in enumerate(raw)
+    )
+
+
+def _convert_scalar(hint: Any, raw: Any, path: str, source: str) -> Any:
+    if hint is float and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    if hint is str and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, hint) and not (hint is int and isinstance(raw, bool)):
+        return raw
+    raise ConfigError(
+        f"expected {hint.__name__}, got {_kind(raw)} {raw!r}", source=source, path=path
+    )
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# Validation ---------------------------------------------------------------
+
+
+def validate(config: GatewayConfig) -> None:
+    """Check the references between sections; raise `ConfigError` on the first."""
+    source = config.source
+    _check_port(config.listener.port, source)
+    for name, api in config.apis.items():
+        if api.backend not in config.backends:
+            raise ConfigError(
+                f"backend {api.backend!r} is not defined under backends",
+                source=source,
+                path=f"apis.{name}.backend",
+            )
+        if not 0 <= api.diagnostics.sampling_percentage <= 100:
+            raise ConfigError(
+                "must be between 0 and 100",
+                source=source,
+                path=f"apis.{name}.diagnostics.sampling_percentage",
+            )
+    _check_paths_unique(config)
+    for name, backend in config.backends.items():
+        _check_backend(config, name, backend)
+    for name, product in config.products.items():
+        for i, api_id in enumerate(product.apis):
+            if api_id not in config.apis:
+                raise ConfigError(
+                    f"API {api_id!r} is not defined under apis",
+                    source=source,
+                    path=f"products.{name}.apis[{i}]",
+                )
+
+
+def _check_port(port: int, source: str) -> None:
+    if not 0 <= port <= 65535:
+        raise ConfigError(
+            "must be between 0 and 65535", source=source, path="listener.port"
+        )
+
+
+def _check_paths_unique(config: GatewayConfig) -> None:
+    seen: dict[str, str] = {}
+    for name, api in config.apis.items():
+        key = api.path.strip("/")
+        if key in seen:
+            raise ConfigError(
+                f"path {api.path!r} is already used by API {seen[key]!r}",
+                source=config.source,
+                path=f"apis.{name}.path",
+            )
+        seen[key] = name
+
+
+def _check_backend(config: GatewayConfig, name: str, backend: BackendConfig) -> None:
+    where = f"backends.{name}"
+    url = backend.url
+    if url.startswith("mock:"):
+        if not config.mock_backend:
+            raise ConfigError(
+                "a `mock:` url needs `mock_backend: true`",
+                source=config.source,
+                path=f"{where}.url",
+            )
+    elif not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigError(
+            f"must be an http:// or https:// URL, got {url!r}",
+            source=config.source,
+            path=f"{where}.url",
+        )
+    creds = backend.credentials
+    if creds.type == "header" and not (creds.value or creds.env):
+        raise ConfigError(
+            "`type: header` needs `value` or `env`",
+            source=config.source,
+            path=f"{where}.credentials",
+        )
+    for ref in _NAMED_VALUE.findall(creds.value or ""):
+        if ref not in config.named_values:
+            raise ConfigError(
+                f"named value {ref!r} is not defined under named_values",
+                source=config.source,
+                path=f"{where}.credentials.value",
+            )
+
+
+# Named values -------------------------------------------------------------
+
+
+def resolve_named_values(
+    config: GatewayConfig, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The named values' current values; a missing environment variable is an error."""
+    values: dict[str, str] = {}
+    for name, nv in config.named_values.items():
+        if nv.env is not None:
+            if nv.env not in environ:
+                raise ConfigError(
+                    f"environment variable {nv.env} is not set",
+                    source=config.source,
+                    path=f"named_values.{name}.env",
+                )
+            values[name] = environ[nv.env]
+        elif nv.value is not None:
+            values[name] = nv.value
+        else:
+            raise ConfigError(
+                "needs `value` or `env`",
+                source=config.source,
+                path=f"named_values.{name}",
+            )
+    return values
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """Replace each ``{{name}}`` in ``text`` with its named value."""
+    return _NAMED_VALUE.sub(lambda m: values[m.group(1)], text)
+
+
+def secret_values(config: GatewayConfig, values: Mapping[str, str]) -> list[str]:
+    """Values that must never appear in any log or error."""
+    return [
+        values[n] for n, nv in config.named_values.items() if nv.secret and n in values
+    ]
+
+
+def iter_settings(
+    cls: type[Any] = GatewayConfig, prefix: str = ""
+) -> list[tuple[str, str]]:
+    """Every documented setting as (key path, help), for the docs and their test."""
+    rows: list[tuple[str, str]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        path = f"{prefix}{f.name}"
+        rows.append((path, f.metadata.get("help", "")))
+        hint = hints[f.name]
+        nested = _nested_dataclass(hint)
+        if nested is not None:
+            infix = ".NAME." if typing.get_origin(hint) is dict else "."
+            rows.extend(iter_settings(nested, path + infix))
+    return rows
+
+
+def _nested_dataclass(hint: Any) -> type[Any] | None:
+    if dataclasses.is_dataclass(hint):
+        return typing.cast(type[Any], hint)
+    if typing.get_origin(hint) is dict:
+        value = typing.get_args(hint)[1]
+        if dataclasses.is_dataclass(value):
+            return typing.cast(type[Any], value)
+    return None

@@ -1,0 +1,140 @@
+"""The exceptions Tollhouse raises, one tree for the whole package.
+
+    TollhouseError
+    ├── ConfigError                 configuration file or setting is wrong
+    ├── StoreError                  the log/settings store failed
+    └── GatewayError                ends a request with an APIM-shaped error body
+        ├── BadRequest              400
+        │   ├── MissingApiVersion
+        │   └── InvalidRequestBody
+        ├── Unauthorized            401
+        │   ├── MissingSubscriptionKey
+        │   └── InvalidSubscriptionKey
+        ├── NotFound                404
+        ├── PayloadTooLarge         413
+        └── BackendError            5xx, the backend could not be reached or was slow
+            ├── BackendConnectionFailure
+            └── BackendTimeout
+
+A `GatewayError` carries what APIM records about a failure: the HTTP status
+and message the client gets, and the error source, reason and section that
+land in the gateway log's `LastError*` columns.  Foreign errors (the HTTP
+client's, the database driver's) are translated into this tree once, where
+they are caught, and chained with ``from``.
+"""
+
+from __future__ import annotations
+
+
+class TollhouseError(Exception):
+    """Base of every error Tollhouse raises on purpose."""
+
+
+class ConfigError(TollhouseError):
+    """A configuration file or setting is wrong.
+
+    ``source`` names the file (or "command line"), ``path`` the key path
+    inside it such as ``backends.azure.url``.
+    """
+
+    def __init__(self, message: str, *, source: str = "", path: str = "") -> None:
+        self.message = message
+        self.source = source
+        self.path = path
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.source, self.path) if part)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class StoreError(TollhouseError):
+    """The store (SQLite, PostgreSQL) refused or failed an operation."""
+
+
+class GatewayError(TollhouseError):
+    """An error that ends a request; the client gets an APIM-shaped body."""
+
+    status = 500
+    reason = "InternalError"
+    source = "gateway"
+    section = "inbound"
+    default_message = "Internal server error"
+
+    def __init__(
+        self, message: str | None = None, *, reason: str | None = None
+    ) -> None:
+        self.message = message or self.default_message
+        if reason is not None:
+            self.reason = reason
+        super().__init__(self.message)
+
+
+class BadRequest(GatewayError):
+    status = 400
+    reason = "BadRequest"
+    default_message = "The request is not valid."
+
+
+class MissingApiVersion(BadRequest):
+    reason = "ApiVersionMissing"
+    source = "configuration"
+    default_message = (
+        "The api-version query parameter is required for this operation, "
+        "for example ?api-version=2024-10-21."
+    )
+
+
+class InvalidRequestBody(BadRequest):
+    reason = "InvalidRequestBody"
+    source = "request"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    source = "authorization"
+
+
+class MissingSubscriptionKey(Unauthorized):
+    reason = "SubscriptionKeyNotFound"
+    default_message = (
+        "Access denied due to missing subscription key. Make sure to include "
+        "subscription key when making requests to an API."
+    )
+
+
+class InvalidSubscriptionKey(Unauthorized):
+    reason = "SubscriptionKeyInvalid"
+    default_message = (
+        "Access denied due to invalid subscription key. Make sure to provide "
+        "a valid key for an active subscription."
+    )
+
+
+class NotFound(GatewayError):
+    status = 404
+    reason = "OperationNotFound"
+    source = "configuration"
+    default_message = "Resource not found"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    reason = "RequestEntityTooLarge"
+    source = "request"
+    default_message = "The request body is larger than this gateway accepts."
+
+
+class BackendError(GatewayError):
+    status = 500
+    source = "forward-request"
+    section = "backend"
+    default_message = "Internal server error"
+
+
+class BackendConnectionFailure(BackendError):
+    reason = "BackendConnectionFailure"
+
+
+class BackendTimeout(BackendError):
+    reason = "Timeout"

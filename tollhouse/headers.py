@@ -1,0 +1,109 @@
+"""Which headers cross the gateway, and which are kept out of the logs.
+
+One rule for every operation, streamed or not: hop-by-hop headers never
+cross; the client's credentials never reach the backend; the backend's
+``Set-Cookie`` never reaches the client; everything else is forwarded as it
+is (``x-ms-region``, ``apim-request-id``, ``x-ratelimit-*``, ``retry-after``
+and the rest).  Logged headers have every credential removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+# Never logged, whatever the API's configuration says.
+SECRET_HEADERS = frozenset(
+    {
+        "api-key",
+        "authorization",
+        "ocp-apim-subscription-key",
+        "x-api-key",
+        "cookie",
+        "set-cookie",
+        "proxy-authorization",
+    }
+)
+
+# Request headers the gateway sets itself towards the backend.
+_REQUEST_DROP = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "accept-encoding",
+    "api-key",
+    "authorization",
+    "ocp-apim-subscription-key",
+    "x-api-key",
+    "cookie",
+    "expect",
+}
+
+_RESPONSE_DROP = HOP_BY_HOP | {"content-length", "set-cookie"}
+
+
+def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
+    tokens: set[str] = set()
+    for name, value in headers:
+        if name.lower() == "connection":
+            tokens.update(t.strip().lower() for t in value.split(",") if t.strip())
+    return tokens
+
+
+def backend_request_headers(
+    client_headers: Sequence[tuple[str, str]], key_header: str
+) -> list[tuple[str, str]]:
+    """The client's headers as sent on to the backend, credentials removed."""
+    drop = _REQUEST_DROP | _connection_tokens(client_headers) | {key_header.lower()}
+    kept = [(n, v) for n, v in client_headers if n.lower() not in drop]
+    # Bodies must stay readable for the log; the client still gets what the
+    # backend sends if it compresses anyway.
+    kept.append(("Accept-Encoding", "identity"))
+    return kept
+
+
+def client_response_headers(
+    backend_headers: Sequence[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    """The backend's response headers as sent on to the client."""
+    drop = _RESPONSE_DROP | _connection_tokens(backend_headers)
+    return [(n, v) for n, v in backend_headers if n.lower() not in drop]
+
+
+def loggable(
+    headers: Iterable[tuple[str, str]], extra_secret: str | None = None
+) -> dict[str, str]:
+    """Headers for the gateway log: credentials left out, repeats joined."""
+    secret = (
+        SECRET_HEADERS
+        if extra_secret is None
+        else SECRET_HEADERS | {extra_secret.lower()}
+    )
+    logged: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower in secret:
+            continue
+        logged[lower] = f"{logged[lower]}, {value}" if lower in logged else value
+    return logged
+
+
+def first(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    """The first value of header ``name`` (case-insensitive), if any."""
+    wanted = name.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return value
+    return None

@@ -1,0 +1,340 @@
+"""The one request pipeline every route shape runs.
+
+    match API + operation ─► subscription key ─► read and check the body
+    ─► build the backend request ─► send ─► relay the response
+    always ─► gateway log row + LLM log rows ─► the log writer
+
+Each step is a method of `Pipeline`; any `GatewayError` raised on the way
+becomes an APIM-shaped error response, and the log rows are written in a
+``finally`` so that rejected, failed and abandoned requests are logged too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+from multidict import MultiDict
+
+from . import headers as hdrs
+from .config import AZURE_OPENAI_TEMPLATE, ApiConfig
+from .errors import (
+    BadRequest,
+    GatewayError,
+    InvalidRequestBody,
+    InvalidSubscriptionKey,
+    MissingApiVersion,
+    MissingSubscriptionKey,
+    NotFound,
+    PayloadTooLarge,
+)
+from .exchange import Exchange
+from .records import build_record
+from .relay import relay_response
+from .routing import Route
+from .runtime import Runtime
+from .transport import BackendRequest
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("tollhouse.access")
+
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+# Azure accepts stream_options from this api-version on.
+_STREAM_OPTIONS_SINCE = "2024-08-01"
+_BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+class Pipeline:
+    """Runs requests through the gateway; one instance per gateway."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        exchange = _new_exchange(request, self.runtime)
+        response: web.StreamResponse | None = None
+        try:
+            response = await self._run(request, exchange)
+        except GatewayError as exc:
+            response = self._error_response(exchange, exc)
+        except Exception as exc:
+            logger.exception(
+                "request %s failed in the gateway", exchange.correlation_id
+            )
+            response = self._error_response(exchange, GatewayError())
+            exchange.error_kind = "gateway_error"
+            exchange.error_message = type(exc).__name__
+        finally:
+            self._log(exchange)
+        return response
+
+    async def _run(
+        self, request: web.BaseRequest, exchange: Exchange
+    ) -> web.StreamResponse:
+        # Which API and operation, and who is calling.
+        route = self.runtime.router.match(request.path)
+        if route is None:
+            raise NotFound()
+        exchange.route = route
+        self._authorize(request, exchange, route)
+
+        # The body, checked as far as the operation needs it.
+        body = await self._read_body(request, exchange)
+        self._check_request(request, exchange, route, body)
+
+        # The backend call, and the response relayed as it comes.
+        backend_request = await self._backend_request(request, exchange, route, body)
+        return await relay_response(self.runtime, request, exchange, backend_request)
+
+    # Subscription keys ----------------------------------------------------
+
+    def _authorize(
+        self, request: web.BaseRequest, exchange: Exchange, route: Route
+    ) -> None:
+        api = route.api
+        exchange.key_header = _key_header(api)
+        found = _presented_keys(
+            request, exchange.key_header, api.subscription_key.query
+        )
+        if not found:
+            if api.subscription_required:
+                raise MissingSubscriptionKey()
+            return
+        keys = {key for _, key in found}
+        if len(keys) > 1:
+            raise InvalidSubscriptionKey(
+                "Access denied: the request carries two different subscription "
+                "keys. Send one key, in one place.",
+                reason="SubscriptionKeyConflict",
+            )
+        exchange.key_source = found[0][0]
+        subscription = self.runtime.keys.find(keys.pop())
+        if subscription is None or not subscription.active:
+            if api.subscription_required:
+                raise InvalidSubscriptionKey()
+            return
+        if not subscription.allows(route.api_id, self.runtime.product_apis):
+            raise InvalidSubscriptionKey()
+        exchange.subscription = subscription
+
+    # The request body -----------------------------------------------------
+
+    async def _read_body(self, request: web.BaseRequest, exchange: Exchange) -> bytes:
+        limit = self.runtime.config.listener.max_request_bytes
+        if request.content_length is not None and request.content_length > limit:
+            exchange.request_size = request.content_length
+            raise PayloadTooLarge()
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.readany():
+            size += len(chunk)
+            if size > limit:
+                exchange.request_size = size
+                raise PayloadTooLarge()
+            chunks.append(chunk)
+        exchange.request_size = size
+        return b"".join(chunks)
+
+    def _check_request(
+        self, request: web.BaseRequest, exchange: Exchange, route: Route, body: bytes
+    ) -> None:
+        if route.shape == "deployment":
+            exchange.api_version = _api_version(request.query, route.api)
+            exchange.deployment = route.deployment
+        if route.llm_kind is None or request.method != "POST":
+            return
+        exchange.request_json = _parse_json(body)
+        exchange.stream = exchange.request_json.get("stream") is True
+        if route.shape == "v1":
+            model = exchange.request_json.get("model")
+            if not isinstance(model, str) or not model:
+                raise InvalidRequestBody("The request body must name a `model`.")
+            exchange.deployment = model
+        deployments = route.api.deployments
+        if deployments and exchange.deployment not in deployments:
+            raise NotFound(
+                "The API deployment for this resource does not exist.",
+                reason="DeploymentNotFound",
+            )
+
+    # The backend request --------------------------------------------------
+
+    async def _backend_request(
+        self, request: web.BaseRequest, exchange: Exchange, route: Route, body: bytes
+    ) -> BackendRequest:
+        backend = self.runtime.backends[route.api.backend]
+        url = backend.url_for(
+            route, exchange.deployment, _forward_query(request, exchange)
+        )
+        body = self._rewrite_body(exchange, route, backend.config.kind, body)
+        headers = hdrs.backend_request_headers(
+            list(request.headers.items()), exchange.key_header
+        )
+        headers.extend((await backend.auth.headers()).items())
+
+        exchange.backend_id = route.api.backend
+        exchange.backend_url = backend.loggable_url(url)
+        exchange.backend_method = request.method
+        return BackendRequest(request.method, url, headers, body)
+
+    def _rewrite_body(
+        self, exchange: Exchange, route: Route, backend_kind: str, body: bytes
+    ) -> bytes:
+        payload = exchange.request_json
+        if payload is None:
+            return body
+        changed = False
+        if backend_kind == "openai" and route.shape == "deployment":
+            payload["model"] = self._backend_model(route.api, exchange.deployment)
+            changed = True
+        elif backend_kind == "openai" and route.shape == "v1":
+            model = self._backend_model(route.api, exchange.deployment)
+            changed = model != payload.get("model")
+            payload["model"] = model
+        if self._should_inject_usage(exchange, route):
+            options = payload.get("stream_options")
+            merged = dict(options) if isinstance(options, dict) else {}
+            merged["include_usage"] = True
+            payload["stream_options"] = merged
+            exchange.injected_usage = True
+            changed = True
+        return orjson.dumps(payload) if changed else body
+
+    def _backend_model(self, api: ApiConfig, deployment: str | None) -> str:
+        known = api.deployments.get(deployment or "")
+        if known is not None and known.model:
+            return known.model
+        return deployment or ""
+
+    def _should_inject_usage(self, exchange: Exchange, route: Route) -> bool:
+        if not exchange.stream or route.llm_kind not in ("chat", "completions"):
+            return False
+        options = exchange.request_json.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage") is True:
+            return False
+        backend = self.runtime.backends[route.api.backend].config
+        if backend.stream_usage != "auto":
+            return backend.stream_usage == "always"
+        if backend.kind == "openai" or exchange.api_version is None:
+            return True
+        return exchange.api_version[:10] >= _STREAM_OPTIONS_SINCE
+
+    # Errors and the log ---------------------------------------------------
+
+    def _error_response(self, exchange: Exchange, error: GatewayError) -> web.Response:
+        exchange.error = error
+        exchange.status = error.status
+        body: dict[str, Any] = {"statusCode": error.status, "message": error.message}
+        if error.status >= 500:
+            body["activityId"] = exchange.correlation_id
+        payload = orjson.dumps(body)
+        exchange.error_body = payload.decode()
+        exchange.response_size = len(payload)
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'AzureApiManagementKey realm="gateway"'
+        exchange.response_headers = list(headers.items())
+        return web.Response(status=error.status, body=payload, headers=headers)
+
+    def _log(self, exchange: Exchange) -> None:
+        try:
+            record = build_record(self.runtime, exchange)
+            self.runtime.writer.submit(record)
+        except Exception:
+            # A log row that cannot be built must not take the response with it.
+            logger.exception("could not log request %s", exchange.correlation_id)
+            return
+        access_logger.info(
+            "%s %s %s %d %.1fms",
+            exchange.caller_ip,
+            exchange.method,
+            exchange.route.operation.id if exchange.route else "-",
+            exchange.status,
+            exchange.elapsed_ms(),
+            extra={"correlation_id": exchange.correlation_id},
+        )
+
+
+def _new_exchange(request: web.BaseRequest, runtime: Runtime) -> Exchange:
+    exchange = Exchange(
+        correlation_id=str(uuid.uuid4()),
+        method=request.method,
+        url="",
+        caller_ip=request.remote or "",
+        client_headers=list(request.headers.items()),
+        protocol=f"HTTP/{request.version.major}.{request.version.minor}",
+    )
+    exchange.url = runtime.loggable_request_url(request)
+    return exchange
+
+
+def _key_header(api: ApiConfig) -> str:
+    if api.subscription_key.header:
+        return api.subscription_key.header
+    if api.template == AZURE_OPENAI_TEMPLATE:
+        return "api-key"
+    return "Ocp-Apim-Subscription-Key"
+
+
+def _presented_keys(
+    request: web.BaseRequest, header: str, query: str
+) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for value in request.headers.getall(header, []):
+        if value.strip():
+            found.append((f"header:{header.lower()}", value.strip()))
+    for value in request.headers.getall("Authorization", []):
+        bearer = _BEARER.match(value)
+        if bearer is not None:
+            found.append(("header:authorization", bearer.group(1)))
+    for value in request.query.getall(query, []):
+        if value:
+            found.append((f"query:{query}", value))
+    return found
+
+
+def _api_version(query: MultiDict[str] | Any, api: ApiConfig) -> str:
+    versions = query.getall("api-version", [])
+    if not versions:
+        if api.default_api_version:
+            return api.default_api_version
+        raise MissingApiVersion()
+    if len(versions) > 1:
+        raise BadRequest("Give the api-version query parameter once.")
+    version = str(versions[0])
+    if not _API_VERSION.match(version):
+        raise BadRequest(
+            f"The api-version {version!r} is not valid; expected a date such as "
+            "2024-10-21 or 2025-01-01-preview.",
+            reason="ApiVersionInvalid",
+        )
+    return version
+
+
+def _forward_query(
+    request: web.BaseRequest, exchange: Exchange
+) -> list[tuple[str, str]]:
+    assert exchange.route is not None
+    drop = exchange.route.api.subscription_key.query
+    query = [(k, v) for k, v in request.query.items() if k != drop]
+    if exchange.api_version and "api-version" not in request.query:
+        query.append(("api-version", exchange.api_version))
+    return query
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    if not body:
+        raise InvalidRequestBody(
+            "The request body is empty; a JSON object is required."
+        )
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestBody(f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRequestBody("The request body must be a JSON object.")
+    return payload

@@ -1,0 +1,307 @@
+"""Turning a finished `Exchange` into its gateway log row and LLM log rows.
+
+The gateway row is written for every request.  LLM rows are written for
+chat completions, completions, responses and embeddings once the backend has
+been called: the usage row (``SequenceNumber`` 0), then, when the API's
+diagnostics log messages, the prompt pieces and the completion pieces, each a
+slice of a JSON array of messages no larger than 32 KB.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+import orjson
+
+from . import headers as hdrs
+from .config import DiagnosticsConfig
+from .exchange import Exchange
+from .llm import (
+    LlmResult,
+    Usage,
+    cap_messages,
+    dumps,
+    estimate_usage,
+    redact_inline_data,
+    request_messages,
+    split_pieces,
+)
+from .runtime import Runtime
+from .store.writer import LogRecord
+
+logger = logging.getLogger(__name__)
+
+CLIENT_CLOSED_REQUEST = 499
+
+
+def iso_time(wall: float) -> str:
+    """UTC ISO 8601 with microseconds, as the log tables store time."""
+    seconds = int(wall)
+    micros = int(round((wall - seconds) * 1_000_000))
+    if micros == 1_000_000:
+        seconds, micros = seconds + 1, 0
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+
+
+def build_record(runtime: Runtime, exchange: Exchange) -> LogRecord:
+    """The rows one request leaves in the log."""
+    if exchange.client_disconnected:
+        exchange.status = CLIENT_CLOSED_REQUEST
+    gateway = _gateway_row(runtime, exchange)
+    llm = _llm_rows(runtime, exchange, gateway["TimeGenerated"])
+    return LogRecord(gateway=gateway, llm=llm)
+
+
+# The gateway log ----------------------------------------------------------
+
+
+def _gateway_row(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
+    route = exchange.route
+    subscription = exchange.subscription
+    error = exchange.error
+    now = time.perf_counter()
+    backend_ms = _span_ms(exchange.backend_started, exchange.backend_ended)
+    total_ms = exchange.elapsed_ms(now)
+    row: dict[str, Any] = {
+        "TimeGenerated": iso_time(exchange.started_wall),
+        "CorrelationId": exchange.correlation_id,
+        "Method": exchange.method,
+        "Url": exchange.url,
+        "CallerIpAddress": exchange.caller_ip,
+        "ResponseCode": exchange.status,
+        "ResponseSize": exchange.response_size,
+        "RequestSize": exchange.request_size,
+        "RequestHeaders": _headers_json(runtime, exchange.client_headers, exchange),
+        "ResponseHeaders": _headers_json(runtime, exchange.response_headers, exchange),
+        "OperationName": route.operation.name if route else None,
+        "ApiId": route.api_id if route else None,
+        "OperationId": route.operation.id if route else None,
+        "ProductId": subscription.product_id if subscription else None,
+        "ApimSubscriptionId": subscription.id if subscription else None,
+        "BackendId": exchange.backend_id,
+        "BackendUrl": exchange.backend_url,
+        "BackendMethod": exchange.backend_method,
+        "BackendResponseCode": exchange.backend_status,
+        "BackendTime": backend_ms,
+        "ClientTime": None if backend_ms is None else round(total_ms - backend_ms, 3),
+        "TotalTime": total_ms,
+        "Cache": "none",
+        "ClientProtocol": exchange.protocol,
+        "IsRequestSuccess": int(exchange.status < 400 and error is None),
+        "Region": runtime.config.listener.region,
+        "ApiVersion": exchange.api_version,
+        "DeploymentName": exchange.deployment,
+        "BackendRequestId": exchange.backend_request_id,
+        "BackendRegion": exchange.backend_region,
+        "SubscriptionKeySource": exchange.key_source,
+        "ErrorKind": exchange.error_kind,
+        "ClientDisconnected": int(exchange.client_disconnected),
+        "TimeToFirstByte": _span_ms(exchange.started, exchange.first_byte),
+    }
+    row.update(_error_columns(runtime, exchange))
+    return row
+
+
+def _error_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
+    error = exchange.error
+    columns: dict[str, Any] = {}
+    if error is not None:
+        columns = {
+            "LastErrorSource": error.source,
+            "LastErrorReason": error.reason,
+            "LastErrorMessage": runtime.scrub(error.message),
+            "LastErrorSection": error.section,
+            "LastErrorScope": "global",
+        }
+    elif exchange.error_message is not None:
+        columns = {
+            "LastErrorSource": "backend",
+            "LastErrorReason": exchange.error_kind,
+            "LastErrorMessage": runtime.scrub(exchange.error_message),
+            "LastErrorSection": "backend",
+            "LastErrorScope": "global",
+        }
+    elif exchange.client_disconnected:
+        columns = {
+            "LastErrorSource": "client",
+            "LastErrorReason": "ClientConnectionFailure",
+            "LastErrorMessage": "The client closed the connection.",
+            "LastErrorSection": "backend",
+            "LastErrorScope": "global",
+        }
+    if columns:
+        columns["Errors"] = dumps(
+            [
+                {
+                    "source": columns["LastErrorSource"],
+                    "reason": columns["LastErrorReason"],
+                    "message": columns["LastErrorMessage"],
+                    "section": columns["LastErrorSection"],
+                    "elapsed": exchange.elapsed_ms(),
+                }
+            ]
+        )
+    if exchange.error_body is not None and _diagnostics(exchange).always_log_errors:
+        columns["ResponseBody"] = runtime.scrub(exchange.error_body)
+    return columns
+
+
+def _headers_json(
+    runtime: Runtime, headers: list[tuple[str, str]], exchange: Exchange
+) -> str:
+    logged = hdrs.loggable(headers, exchange.key_header)
+    return runtime.scrub(dumps(logged))
+
+
+def _span_ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000.0, 3)
+
+
+def _diagnostics(exchange: Exchange) -> DiagnosticsConfig:
+    return exchange.route.api.diagnostics if exchange.route else DiagnosticsConfig()
+
+
+# The LLM log --------------------------------------------------------------
+
+
+def _llm_rows(runtime: Runtime, exchange: Exchange, when: str) -> list[dict[str, Any]]:
+    route = exchange.route
+    if route is None or route.llm_kind is None or exchange.backend_status is None:
+        return []
+    if not isinstance(exchange.request_json, dict):
+        return []
+    result = exchange.llm or LlmResult(kind=route.llm_kind)
+    usage = _usage(exchange, result)
+    exchange.usage = usage
+
+    common = {
+        "TimeGenerated": when,
+        "CorrelationId": exchange.correlation_id,
+        "DeploymentName": exchange.deployment,
+        "ModelName": result.model,
+        "ApiVersion": exchange.api_version,
+        "OperationName": route.operation.id,
+        "RequestId": result.request_id,
+        "IsStreamCompletion": int(exchange.stream),
+        "Region": runtime.config.listener.region,
+        "ApiId": route.api_id,
+        "OperationId": route.operation.id,
+        "ApimSubscriptionId": exchange.subscription.id
+        if exchange.subscription
+        else None,
+        "BackendId": exchange.backend_id,
+    }
+    rows = [_usage_row(common, exchange, result, usage)]
+    diagnostics = route.api.diagnostics
+    if _log_messages(diagnostics, exchange):
+        rows.extend(_message_rows(common, exchange, result, diagnostics, rows[0]))
+    return rows
+
+
+def _usage(exchange: Exchange, result: LlmResult) -> Usage:
+    if result.usage is not None:
+        return result.usage
+    succeeded = (exchange.backend_status or 500) < 400
+    if not succeeded:
+        return Usage(None, None, None, source="none")
+    try:
+        return estimate_usage(
+            result.kind,
+            exchange.request_json,
+            result,
+            result.model or exchange.deployment,
+        )
+    except Exception:
+        logger.exception("token estimate failed for %s", exchange.correlation_id)
+        return Usage(None, None, None, source="none")
+
+
+def _usage_row(
+    common: dict[str, Any], exchange: Exchange, result: LlmResult, usage: Usage
+) -> dict[str, Any]:
+    body = exchange.request_json
+    row = dict(common)
+    row.update(
+        SequenceNumber=0,
+        PromptTokens=usage.prompt_tokens,
+        CompletionTokens=usage.completion_tokens,
+        TotalTokens=usage.total_tokens,
+        TokenCountSource=usage.source,
+        ReasoningTokens=usage.reasoning_tokens,
+        CachedTokens=usage.cached_tokens,
+        FinishReason=result.finish_reason,
+        PromptFilterResults=_json_or_none(result.prompt_filter_results),
+        ContentFilterResults=_json_or_none(_content_filters(result)),
+        ErrorKind=exchange.error_kind or result.error_kind,
+        ClientDisconnected=int(exchange.client_disconnected),
+        EmbeddingInputCount=result.input_count,
+        EmbeddingDimensions=result.embedding_dims,
+        EncodingFormat=_str_or_none(body.get("encoding_format")),
+    )
+    return row
+
+
+def _content_filters(result: LlmResult) -> list[Any] | None:
+    verdicts: list[Any] = [
+        {"index": c.index, "content_filter_results": c.content_filter_results}
+        for c in result.choices
+        if c.content_filter_results
+    ]
+    verdicts.extend(result.content_filter_results)
+    return verdicts or None
+
+
+def _log_messages(diagnostics: DiagnosticsConfig, exchange: Exchange) -> bool:
+    if not diagnostics.log_llm_messages:
+        return False
+    if diagnostics.always_log_errors and exchange.status >= 400:
+        return True
+    pct = diagnostics.sampling_percentage
+    return pct >= 100 or random.random() * 100 < pct
+
+
+def _message_rows(
+    common: dict[str, Any],
+    exchange: Exchange,
+    result: LlmResult,
+    diagnostics: DiagnosticsConfig,
+    usage_row: dict[str, Any],
+) -> list[dict[str, Any]]:
+    prompt, prompt_cut = cap_messages(
+        redact_inline_data(request_messages(result.kind, exchange.request_json)),
+        diagnostics.max_message_bytes,
+    )
+    completion, completion_cut = cap_messages(
+        result.response_messages(), diagnostics.max_message_bytes
+    )
+    usage_row["RequestMessagesTruncated"] = int(prompt_cut)
+    usage_row["ResponseMessagesTruncated"] = int(completion_cut)
+
+    rows: list[dict[str, Any]] = []
+    sequence = 1
+    for column, messages in (
+        ("RequestMessages", prompt),
+        ("ResponseMessages", completion),
+    ):
+        if not messages:
+            continue
+        for piece in split_pieces(dumps(messages)):
+            row = dict(common)
+            row["SequenceNumber"] = sequence
+            row[column] = piece
+            rows.append(row)
+            sequence += 1
+    return rows
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

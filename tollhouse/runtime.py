@@ -1,0 +1,88 @@
+"""The gateway's state after start-up: built once, then only read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from aiohttp import web
+
+from .config import BackendConfig, GatewayConfig
+from .credentials import BackendAuth
+from .routing import Route, Router
+from .store.writer import LogWriter
+from .subscriptions import KeyIndex
+from .transport import Transport
+
+# Query parameters that may carry a credential; their values are never logged.
+_SECRET_QUERY = frozenset(
+    {"subscription-key", "api-key", "key", "code", "sig", "token", "access_token"}
+)
+_SAFE_PATH = "/:@!$&'()*+,;=-._~"
+
+
+@dataclass
+class RuntimeBackend:
+    """A backend ready to be called: its base URL resolved, its auth built."""
+
+    name: str
+    config: BackendConfig
+    base_url: str
+    auth: BackendAuth
+
+    def url_for(
+        self, route: Route, deployment: str | None, query: Sequence[tuple[str, str]]
+    ) -> str:
+        """The backend URL for a matched route, with the client's query kept."""
+        path = route.remainder
+        if self.config.kind == "openai":
+            query = [(k, v) for k, v in query if k != "api-version"]
+            if route.shape == "deployment":
+                path = "/" + route.operation.suffix
+            elif route.shape == "v1":
+                path = route.remainder[len("/v1") :]
+        url = self.base_url + quote(path, safe=_SAFE_PATH)
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def loggable_url(self, url: str) -> str:
+        return redact_url(url)
+
+
+def redact_url(url: str, extra: frozenset[str] = frozenset()) -> str:
+    """``url`` with the values of credential-carrying query parameters removed."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    secret = _SECRET_QUERY | extra
+    pairs = []
+    for item in parts.query.split("&"):
+        name, sep, _ = item.partition("=")
+        pairs.append(f"{name}=REDACTED" if sep and name.lower() in secret else item)
+    return urlunsplit(parts._replace(query="&".join(pairs)))
+
+
+@dataclass
+class Runtime:
+    """Everything a request needs, shared by all requests."""
+
+    config: GatewayConfig
+    router: Router
+    keys: KeyIndex
+    backends: dict[str, RuntimeBackend]
+    transport: Transport
+    writer: LogWriter
+    product_apis: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    key_query_names: frozenset[str] = frozenset()
+
+    def loggable_request_url(self, request: web.BaseRequest) -> str:
+        url = f"{request.scheme}://{request.host}{request.raw_path}"
+        return redact_url(url, self.key_query_names)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret named value replaced."""
+        for secret in self.secrets:
+            if secret and secret in text:
+                text = text.replace(secret, "REDACTED")
+        return text

@@ -1,0 +1,66 @@
+"""Offline token estimates, for backends that report no usage.
+
+The BPE tables come inside the ``bpe-openai`` package, so nothing is
+downloaded at run time.  ``o200k_base`` serves the gpt-4o family and newer
+OpenAI models; every other model is counted with ``cl100k_base``.  The
+estimate is marked as such in the LLM log (``TokenCountSource``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+_O200K_PREFIXES = (
+    "gpt-4o",
+    "gpt-4.1",
+    "gpt-4.5",
+    "gpt-5",
+    "o1",
+    "o3",
+    "o4",
+    "chatgpt-4o",
+)
+
+# Encodings take ~0.1 s to load; they are loaded once per process, under a lock
+# so that two first requests do not both pay for it.
+_lock = threading.Lock()
+
+
+class _Encoding(Protocol):
+    def encode(self, text: str, *args: Any, **kwargs: Any) -> list[int]: ...
+
+
+def encoding_name_for(model: str | None) -> str:
+    """The encoding Tollhouse estimates ``model``'s tokens with."""
+    name = (model or "").lower()
+    if name.startswith(_O200K_PREFIXES) or "gpt-4o" in name:
+        return "o200k_base"
+    return "cl100k_base"
+
+
+@functools.cache
+def _encoding(name: str) -> _Encoding:
+    import bpe_openai
+
+    with _lock:
+        encoding: _Encoding = bpe_openai.get_encoding(name)
+    logger.debug("loaded tokenizer %s", name)
+    return encoding
+
+
+def count_tokens(text: str, model: str | None = None) -> int:
+    """Count the tokens of ``text`` as ``model``'s tokenizer would."""
+    if not text:
+        return 0
+    encoding = _encoding(encoding_name_for(model))
+    return len(encoding.encode(text, disallowed_special=()))
+
+
+def preload(model: str | None = None) -> None:
+    """Load the encoding for ``model`` now (used by a background warm-up)."""
+    _encoding(encoding_name_for(model))
