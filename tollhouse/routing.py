@@ -4,8 +4,9 @@ Every route shape resolves to the same `Route`, which the one pipeline runs:
 
 - ``/{api}/deployments/{deployment-id}/chat/completions`` and the other Azure
   OpenAI template operations (the deployment is in the path);
-- ``/{api}/v1/chat/completions`` and ``/v1/chat/completions`` (OpenAI style:
-  the deployment is the ``model`` in the body);
+- ``/{api}/v1/chat/completions``, ``/v1/chat/completions`` and Azure's
+  ``/{api}/responses`` (OpenAI style: the deployment is the ``model`` in the
+  body);
 - any other path under an API's base path (passed through unchanged).
 """
 
@@ -137,6 +138,9 @@ def _route_in_api(api_id: str, api: ApiConfig, remainder: str) -> Route:
             )
         if remainder.startswith("/v1/"):
             return _v1_route(api_id, api, remainder)
+        if remainder == "/responses":
+            # Azure's Responses API: /openai/responses?api-version=..., model in the body.
+            return Route(api_id, api, _BY_SUFFIX["responses"], "v1", remainder)
     return Route(api_id, api, PASSTHROUGH, "passthrough", remainder)
 
 

@@ -40,8 +40,8 @@ class RuntimeBackend:
             query = [(k, v) for k, v in query if k != "api-version"]
             if route.shape == "deployment":
                 path = "/" + route.operation.suffix
-            elif route.shape == "v1":
-                path = route.remainder[len("/v1") :]
+            elif route.shape == "v1" and path.startswith("/v1/"):
+                path = path[len("/v1") :]
         url = self.base_url + quote(path, safe=_SAFE_PATH)
         return f"{url}?{urlencode(query)}" if query else url
 

@@ -26,6 +26,10 @@ _O200K_PREFIXES = (
     "chatgpt-4o",
 )
 
+# The tokenizer refuses texts of a million characters or more.
+_PIECE_CHARS = 500_000
+_CUT_WINDOW = 2_000
+
 # Encodings take ~0.1 s to load; they are loaded once per process, under a lock
 # so that two first requests do not both pay for it.
 _lock = threading.Lock()
@@ -54,11 +58,33 @@ def _encoding(name: str) -> _Encoding:
 
 
 def count_tokens(text: str, model: str | None = None) -> int:
-    """Count the tokens of ``text`` as ``model``'s tokenizer would."""
+    """Count the tokens of ``text`` as ``model``'s tokenizer would.
+
+    Texts of any length are counted: the tokenizer refuses a million
+    characters at once, so long texts are counted in pieces cut at white
+    space, where no token spans the cut.
+    """
     if not text:
         return 0
     encoding = _encoding(encoding_name_for(model))
-    return len(encoding.encode(text, disallowed_special=()))
+    return sum(
+        len(encoding.encode(piece, disallowed_special=())) for piece in _pieces(text)
+    )
+
+
+def _pieces(text: str) -> list[str]:
+    if len(text) <= _PIECE_CHARS:
+        return [text]
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + _PIECE_CHARS, len(text))
+        if end < len(text):
+            space = text.rfind(" ", end - _CUT_WINDOW, end)
+            end = space if space > start else end
+        pieces.append(text[start:end])
+        start = end
+    return pieces
 
 
 def preload(model: str | None = None) -> None:

@@ -179,6 +179,9 @@ def create_mock_app(settings: MockSettings = _DEFAULT_SETTINGS) -> web.Applicati
             app.router.add_post(prefix + operation.name, handler)
     for prefix in _OPENAI_PREFIXES:
         app.router.add_get(prefix + _MODELS.name, pipeline.handler(_MODELS))
+    # Azure's Responses API without a deployment in the path: the model is in
+    # the body and api-version in the query, as AzureOpenAI clients call it.
+    app.router.add_post("/openai/responses", pipeline.handler(_RESPONSES))
     app.router.add_route("*", "/{tail:.*}", _unknown_path)
 
     app.on_response_prepare.append(pipeline.stamp)
