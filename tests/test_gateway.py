@@ -46,11 +46,13 @@ def test_seed_client_script(gateway: RunningGateway) -> None:
         "messages": [
             {
                 "role": "system",
-                "content": "You are an AI assistant that helps people find information.",
+                "content": "You are an AI assistant that helps people find "
+                "information.",
             },
             {
                 "role": "user",
-                "content": "APIM을 거쳐 Azure OpenAI를 호출하는 구조를 간결하게 설명해 주세요.",
+                "content": "APIM을 거쳐 Azure OpenAI를 호출하는 구조를 "
+                "간결하게 설명해 주세요.",
             },
         ],
         "temperature": 0.7,
@@ -59,7 +61,9 @@ def test_seed_client_script(gateway: RunningGateway) -> None:
     }
     headers = {"Content-Type": "application/json", "api-key": gateway.key}
 
-    response = requests.post(chat_url(gateway), headers=headers, json=payload, timeout=30)
+    response = requests.post(
+        chat_url(gateway), headers=headers, json=payload, timeout=30
+    )
 
     assert response.status_code == 200
     result = response.json()
@@ -74,7 +78,11 @@ def test_seed_client_script(gateway: RunningGateway) -> None:
     assert row["ApiVersion"] == API_VERSION
     llm = gateway.llm_rows(cid)
     assert llm[0]["SequenceNumber"] == 0
-    assert (llm[0]["PromptTokens"], llm[0]["CompletionTokens"], llm[0]["TotalTokens"]) == (
+    assert (
+        llm[0]["PromptTokens"],
+        llm[0]["CompletionTokens"],
+        llm[0]["TotalTokens"],
+    ) == (
         usage["prompt_tokens"],
         usage["completion_tokens"],
         usage["total_tokens"],
@@ -98,11 +106,17 @@ def test_openai_sdk_clients(gateway: RunningGateway) -> None:
     reported: list[tuple[int, int, int]] = []
 
     for client in (azure, openai):
-        chat = client.chat.completions.create(model="gpt-4o-deployment", messages=messages)
+        chat = client.chat.completions.create(
+            model="gpt-4o-deployment", messages=messages
+        )
         assert chat.choices[0].message.content == "Say hello"
         assert chat.usage is not None
         reported.append(
-            (chat.usage.prompt_tokens, chat.usage.completion_tokens, chat.usage.total_tokens)
+            (
+                chat.usage.prompt_tokens,
+                chat.usage.completion_tokens,
+                chat.usage.total_tokens,
+            )
         )
 
         stream = client.chat.completions.create(
@@ -119,16 +133,18 @@ def test_openai_sdk_clients(gateway: RunningGateway) -> None:
                 usage = chunk.usage
         assert text == "Say hello"
         assert usage is not None
-        reported.append((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens))
+        reported.append(
+            (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+        )
 
         plain = client.chat.completions.create(
             model="gpt-4o-deployment", messages=messages, stream=True
         )
         chunks = list(plain)
         assert all(c.usage is None for c in chunks)
-        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
-            "Say hello"
-        )
+        assert "".join(
+            c.choices[0].delta.content or "" for c in chunks if c.choices
+        ) == ("Say hello")
         reported.append((-1, -1, -1))
 
         embedding = client.embeddings.create(model="gpt-4o-deployment", input="hello")
@@ -137,7 +153,9 @@ def test_openai_sdk_clients(gateway: RunningGateway) -> None:
             (embedding.usage.prompt_tokens, 0, embedding.usage.total_tokens)
         )
 
-        response = client.responses.create(model="gpt-4o-deployment", input="Hello there")
+        response = client.responses.create(
+            model="gpt-4o-deployment", input="Hello there"
+        )
         assert response.output_text == "Hello there"
         assert response.usage is not None
         reported.append(
@@ -185,7 +203,9 @@ def test_korean_100kb_stream_is_logged_exactly(gateway: RunningGateway) -> None:
     rows = gateway.llm_rows(cid)
     completion_rows = [r for r in rows if r["ResponseMessages"] is not None]
     assert len(completion_rows) >= 9
-    assert all(len(r["ResponseMessages"].encode()) <= 32 * 1024 for r in completion_rows)
+    assert all(
+        len(r["ResponseMessages"].encode()) <= 32 * 1024 for r in completion_rows
+    )
     numbers = [r["SequenceNumber"] for r in rows]
     assert numbers == list(range(len(rows)))
     assert joined(rows, "ResponseMessages")[0]["content"] == prompt
@@ -274,8 +294,12 @@ def test_subscription_scope_is_enforced(gateway: RunningGateway) -> None:
     gateway.gateway._reload_keys(gateway.gateway.runtime.keys)
     body = {"messages": [{"role": "user", "content": "hi"}]}
 
-    refused = requests.post(chat_url(gateway), headers={"api-key": store.key("other")}, json=body)
-    allowed = requests.post(chat_url(gateway), headers={"api-key": store.key("this")}, json=body)
+    refused = requests.post(
+        chat_url(gateway), headers={"api-key": store.key("other")}, json=body
+    )
+    allowed = requests.post(
+        chat_url(gateway), headers={"api-key": store.key("this")}, json=body
+    )
 
     assert refused.status_code == 401
     assert allowed.status_code == 200
@@ -290,17 +314,31 @@ def test_regenerated_key_replaces_the_old_one(gateway: RunningGateway) -> None:
     gateway.gateway._reload_keys(gateway.gateway.runtime.keys)
     body = {"messages": [{"role": "user", "content": "hi"}]}
 
-    assert requests.post(chat_url(gateway), headers={"api-key": old}, json=body).status_code == 401
-    assert requests.post(chat_url(gateway), headers={"api-key": new}, json=body).status_code == 200
+    assert (
+        requests.post(
+            chat_url(gateway), headers={"api-key": old}, json=body
+        ).status_code
+        == 401
+    )
+    assert (
+        requests.post(
+            chat_url(gateway), headers={"api-key": new}, json=body
+        ).status_code
+        == 200
+    )
     secondary = store.key("master", "secondary")
     assert (
-        requests.post(chat_url(gateway), headers={"api-key": secondary}, json=body).status_code
+        requests.post(
+            chat_url(gateway), headers={"api-key": secondary}, json=body
+        ).status_code
         == 200
     )
 
 
 def test_unknown_path_gets_apim_404(gateway: RunningGateway) -> None:
-    response = requests.get(gateway.url + "/nothing/here", headers={"api-key": gateway.key})
+    response = requests.get(
+        gateway.url + "/nothing/here", headers={"api-key": gateway.key}
+    )
     assert response.status_code == 404
     assert response.json() == {"statusCode": 404, "message": "Resource not found"}
     row = gateway.gateway_row()
@@ -313,7 +351,8 @@ def test_unknown_path_gets_apim_404(gateway: RunningGateway) -> None:
 
 def test_unknown_deployment_gets_404(gateway: RunningGateway) -> None:
     response = requests.post(
-        gateway.url + "/openai/deployments/nope/chat/completions?api-version=2024-10-21",
+        gateway.url
+        + "/openai/deployments/nope/chat/completions?api-version=2024-10-21",
         headers={"api-key": gateway.key},
         json={"messages": [{"role": "user", "content": "hi"}]},
     )
@@ -343,7 +382,9 @@ def test_missing_api_version_gets_clear_400(gateway: RunningGateway) -> None:
         (b"\xff\xfe not json", "InvalidRequestBody"),
     ],
 )
-def test_malformed_body_gets_400(gateway: RunningGateway, body: bytes, reason: str) -> None:
+def test_malformed_body_gets_400(
+    gateway: RunningGateway, body: bytes, reason: str
+) -> None:
     response = requests.post(
         chat_url(gateway),
         headers={"api-key": gateway.key, "Content-Type": "application/json"},
@@ -360,7 +401,9 @@ def test_malformed_body_gets_400(gateway: RunningGateway, body: bytes, reason: s
     assert follow_up.status_code == 200
 
 
-def test_ten_megabyte_body_is_forwarded_and_logged_capped(gateway: RunningGateway) -> None:
+def test_ten_megabyte_body_is_forwarded_and_logged_capped(
+    gateway: RunningGateway,
+) -> None:
     content = "a" * (10 * 2**20)
     response = requests.post(
         chat_url(gateway),

@@ -209,7 +209,9 @@ class ApiConfig:
         "`model` to them.",
     )
     policy_file: str | None = setting(
-        None, help="APIM policy document for this API (relative to the config)."
+        None,
+        help="APIM policy document for this API (relative to the config). "
+        "Not run yet: a gateway given one refuses to start.",
     )
     diagnostics: DiagnosticsConfig = setting(
         default_factory=DiagnosticsConfig, help="What is logged for this API."
@@ -417,6 +419,16 @@ def validate(config: GatewayConfig) -> None:
                 f"backend {api.backend!r} is not defined under backends",
                 source=source,
                 path=f"apis.{name}.backend",
+            )
+        if api.policy_file is not None:
+            # TODO(policy engine, issue 3): load and run the document. Until then
+            # a policy the gateway would silently skip (an ip-filter, say) must
+            # not look applied.
+            raise ConfigError(
+                "policy documents are not run by this version of Tollhouse; "
+                "remove policy_file rather than run without the policy",
+                source=source,
+                path=f"apis.{name}.policy_file",
             )
         if not 0 <= api.diagnostics.sampling_percentage <= 100:
             raise ConfigError(

@@ -139,7 +139,7 @@ def _route_in_api(api_id: str, api: ApiConfig, remainder: str) -> Route:
         if remainder.startswith("/v1/"):
             return _v1_route(api_id, api, remainder)
         if remainder == "/responses":
-            # Azure's Responses API: /openai/responses?api-version=..., model in the body.
+            # Azure's Responses API: /openai/responses, the model in the body.
             return Route(api_id, api, _BY_SUFFIX["responses"], "v1", remainder)
     return Route(api_id, api, PASSTHROUGH, "passthrough", remainder)
 

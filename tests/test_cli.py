@@ -1,0 +1,293 @@
+"""The ``tollhouse`` command line, run as the operator runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tollhouse.cli import main
+
+LISTENING = re.compile(r"Tollhouse listening on http://127\.0\.0\.1:(\d+)")
+
+
+def tollhouse(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tollhouse", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen[str], port: int, banner: str) -> None:
+        self.process = process
+        self.port = port
+        self.banner = banner
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_serve(data_dir: Path, *extra: str) -> Served:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tollhouse",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = LISTENING.search(line)
+        if found:
+            return Served(process, int(found.group(1)), "".join(lines))
+    process.kill()
+    raise AssertionError("the gateway did not start:\n" + "".join(lines))
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    running = start_serve(tmp_path / "data")
+    yield running
+    if running.process.poll() is None:
+        running.process.kill()
+        running.process.wait(10)
+
+
+def test_serve_shows_the_master_key_once_and_drains_on_sigterm(
+    served: Served, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    shown = tollhouse("keys", "show", "master", "--data-dir", str(data_dir))
+    key = shown.stdout.strip()
+    assert shown.returncode == 0
+    assert re.fullmatch(r"[0-9a-f]{32}", key)
+    assert shown.stdout == key + "\n"
+    assert f"shown this once: {key}" in served.banner
+
+    url = served.url + "/openai/deployments/gpt-4o-deployment/chat/completions"
+    with requests.Session() as session:
+        for i in range(25):
+            response = session.post(
+                url + "?api-version=2024-10-21",
+                headers={"api-key": key},
+                json={"messages": [{"role": "user", "content": f"message {i}"}]},
+                stream=i % 2 == 0,
+            )
+            assert response.status_code == 200
+            response.content  # noqa: B018 - read the whole body
+
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(30) == 0
+    with sqlite3.connect(data_dir / "tollhouse.db") as conn:
+        (requests_logged,) = conn.execute(
+            "SELECT count(*) FROM ApiManagementGatewayLogs"
+        ).fetchone()
+        (usage_rows,) = conn.execute(
+            "SELECT count(*) FROM ApiManagementGatewayLlmLog WHERE SequenceNumber = 0"
+        ).fetchone()
+    assert (requests_logged, usage_rows) == (25, 25)
+
+    again = start_serve(data_dir)
+    try:
+        assert "shown this once" not in again.banner
+        assert key not in again.banner
+    finally:
+        again.process.send_signal(signal.SIGTERM)
+        again.process.wait(30)
+
+
+def test_keys_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(tmp_path / "d")]
+
+    assert (
+        main(
+            [
+                "keys",
+                "create",
+                "team-a",
+                "--name",
+                "Team A",
+                "--scope",
+                "/apis/azure-openai",
+                *data,
+            ]
+        )
+        == 0
+    )
+    created = capsys.readouterr().out.split()
+    primary, secondary = created[1], created[3]
+    assert main(["keys", "show", "team-a", *data]) == 0
+    assert capsys.readouterr().out == primary + "\n"
+    assert main(["keys", "show", "team-a", "--secondary", *data]) == 0
+    assert capsys.readouterr().out == secondary + "\n"
+
+    assert main(["keys", "regenerate", "team-a", *data]) == 0
+    regenerated = capsys.readouterr().out.strip()
+    assert regenerated != primary
+    assert main(["keys", "show", "team-a", *data]) == 0
+    assert capsys.readouterr().out.strip() == regenerated
+
+    assert main(["keys", "suspend", "team-a", *data]) == 0
+    assert capsys.readouterr().out == "team-a: suspended\n"
+    assert main(["keys", "list", *data]) == 0
+    listing = capsys.readouterr().out
+    assert re.search(r"team-a\s+suspended\s+/apis/azure-openai\s+Team A", listing)
+    assert re.search(
+        r"master\s+active\s+/apis\s+Built-in all-access subscription", listing
+    )
+    assert primary not in listing and regenerated not in listing
+
+    assert main(["keys", "activate", "team-a", *data]) == 0
+    assert main(["keys", "cancel", "team-a", *data]) == 0
+    assert capsys.readouterr().out == "team-a: active\nteam-a: cancelled\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["keys", "show", "nobody"], "no subscription with id 'nobody'"),
+        (["keys", "create", "x", "--scope", "/everything"], "scope must be"),
+    ],
+)
+def test_keys_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main([*args, "--data-dir", str(tmp_path)]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_database_holds_no_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "d"
+    assert main(["keys", "create", "team-b", "--data-dir", str(data_dir)]) == 0
+    keys = capsys.readouterr().out.split()[1::2]
+    assert main(["keys", "show", "master", "--data-dir", str(data_dir)]) == 0
+    keys.append(capsys.readouterr().out.strip())
+    database = (data_dir / "tollhouse.db").read_bytes()
+    for key in keys:
+        assert key.encode() not in database
+    assert oct((data_dir / "secrets.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_bad_configuration_refuses_to_start(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "backends: {b: {url: 'http://x'}}\napis: {a: {path: openai, backend: c}}\n"
+    )
+    result = tollhouse("serve", "--config", str(config), "--port", "0")
+    assert result.returncode == 2
+    assert (
+        f"tollhouse: configuration error: {config}: apis.a.backend: "
+        "backend 'c' is not defined under backends"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_environment_variable_refuses_to_start(tmp_path: Path) -> None:
+    config = tmp_path / "env.yaml"
+    config.write_text(
+        "named_values: {k: {env: TOLLHOUSE_TEST_UNSET, secret: true}}\n"
+        "backends: {b: {url: 'http://127.0.0.1:9',\n"
+        "               credentials: {type: header, value: '{{k}}'}}}\n"
+        "apis: {a: {path: openai, backend: b}}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TOLLHOUSE_TEST_UNSET"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tollhouse",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert (
+        "named_values.k.env: environment variable TOLLHOUSE_TEST_UNSET is not set"
+        in result.stderr
+    )
+
+
+def test_logs_tail_and_show(served: Served, tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    key = tollhouse("keys", "show", "master", *data).stdout.strip()
+    response = requests.post(
+        served.url
+        + "/openai/deployments/gpt-4o-deployment/chat/completions"
+        + "?api-version=2024-10-21",
+        headers={"api-key": key},
+        json={
+            "messages": [{"role": "user", "content": "안녕하세요 로그"}],
+            "stream": True,
+        },
+    )
+    assert response.status_code == 200
+    time.sleep(1.0)
+
+    tail = tollhouse("logs", "tail", "--no-follow", *data)
+    assert tail.returncode == 0
+    line = tail.stdout.strip().splitlines()[-1]
+    assert re.search(r" 200 master\s+gpt-4o-deployment\s+\d+/\d+/\d+ ", line)
+    assert line.endswith("POST /openai/deployments/gpt-4o-deployment/chat/completions")
+
+    with sqlite3.connect(tmp_path / "data" / "tollhouse.db") as conn:
+        (cid,) = conn.execute(
+            "SELECT CorrelationId FROM ApiManagementGatewayLogs"
+        ).fetchone()
+    shown = tollhouse("logs", "show", cid, *data)
+    assert shown.returncode == 0
+    assert (
+        shown.stdout.count("안녕하세요 로그") == 2
+    )  # the prompt and the echoed completion
+    assert key not in shown.stdout
+
+    missing = tollhouse("logs", "show", "no-such-id", *data)
+    assert missing.returncode == 1
+    assert "no request with correlation id no-such-id" in missing.stderr
+
+
+def test_help_texts_name_the_interface() -> None:
+    serve = tollhouse("serve", "--help").stdout
+    for option in ("--config", "--host", "--port", "--data-dir"):
+        assert option in serve
+    assert "--secondary" in tollhouse("keys", "show", "--help").stdout
+    mock = tollhouse("mock-backend", "--help").stdout
+    assert "--host" in mock and "--port" in mock

@@ -1,0 +1,181 @@
+"""Backend credentials: header keys and Entra ID tokens (from a fake credential)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.support import Reply, RunningGateway, ScriptedBackend, scripted_config
+from tollhouse.config import BackendConfig, CredentialsConfig, NamedValueConfig
+from tollhouse.credentials import (
+    TOKEN_REFRESH_MARGIN,
+    EntraAuth,
+    HeaderAuth,
+    backend_auth,
+)
+from tollhouse.errors import BackendConnectionFailure, ConfigError
+
+BODY = b'{"id":"c1","object":"chat.completion","choices":[],"usage":null}'
+JSON_REPLY = Reply(chunks=(BODY,), headers=(("Content-Type", "application/json"),))
+
+
+@dataclasses.dataclass
+class Token:
+    token: str
+    expires_on: int
+
+
+class FakeCredential:
+    """Hands out numbered tokens that live ``lifetime`` seconds."""
+
+    def __init__(self, lifetime: float = 3600.0, fail: bool = False) -> None:
+        self.lifetime = lifetime
+        self.fail = fail
+        self.calls: list[tuple[str, ...]] = []
+        self.closed = False
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Token:
+        self.calls.append(scopes)
+        if self.fail:
+            raise RuntimeError("tenant 1234 said no")
+        return Token(f"token-{len(self.calls)}", int(time.time() + self.lifetime))
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def seen_header(backend: ScriptedBackend, name: str) -> list[str | None]:
+    return [
+        next((v for k, v in seen.headers if k.lower() == name), None)
+        for seen in backend.seen
+    ]
+
+
+def chat(gateway: RunningGateway) -> requests.Response:
+    return requests.post(
+        gateway.url + "/openai/deployments/d/chat/completions?api-version=2024-10-21",
+        headers={"api-key": gateway.key},
+        json={"messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+
+
+def test_entra_token_is_cached_and_sent(
+    tmp_path: Path, backend: ScriptedBackend
+) -> None:
+    credential = FakeCredential()
+    config = scripted_config(
+        tmp_path,
+        backend.url,
+        backend=lambda b: dataclasses.replace(
+            b, credentials=CredentialsConfig(type="entra")
+        ),
+    )
+    backend.reply(JSON_REPLY, JSON_REPLY, JSON_REPLY)
+    with RunningGateway(config, credential_factory=lambda name: credential) as gateway:
+        assert [chat(gateway).status_code for _ in range(3)] == [200, 200, 200]
+
+    assert credential.calls == [("https://cognitiveservices.azure.com/.default",)]
+    assert seen_header(backend, "authorization") == ["Bearer token-1"] * 3
+    assert seen_header(backend, "api-key") == [None] * 3
+    assert credential.closed
+
+
+async def test_entra_token_is_refreshed_before_expiry() -> None:
+    credential = FakeCredential(lifetime=TOKEN_REFRESH_MARGIN + 1)
+    auth = EntraAuth(credential, "scope/.default")
+    first = await auth.headers()
+    assert first == {"Authorization": "Bearer token-1"}
+    # One second of life beyond the margin: within the margin on the next call.
+    time.sleep(1.1)
+    assert await auth.headers() == {"Authorization": "Bearer token-2"}
+
+
+async def test_entra_failure_is_a_backend_error_without_details() -> None:
+    auth = EntraAuth(FakeCredential(fail=True), "scope/.default")
+    with pytest.raises(BackendConnectionFailure) as caught:
+        await auth.headers()
+    assert caught.value.reason == "BackendAuthenticationFailure"
+    assert "1234" not in caught.value.message
+
+
+def test_entra_failure_answers_500(tmp_path: Path, backend: ScriptedBackend) -> None:
+    config = scripted_config(
+        tmp_path,
+        backend.url,
+        backend=lambda b: dataclasses.replace(
+            b, credentials=CredentialsConfig(type="entra")
+        ),
+    )
+    fake = FakeCredential(fail=True)
+    with RunningGateway(config, credential_factory=lambda name: fake) as gateway:
+        response = chat(gateway)
+        row = gateway.gateway_row()
+    assert response.status_code == 500
+    assert response.json()["message"] == "Internal server error"
+    assert response.json()["activityId"] == row["CorrelationId"]
+    assert row["LastErrorReason"] == "BackendAuthenticationFailure"
+    assert backend.seen == []
+
+
+@pytest.mark.parametrize(
+    ("creds", "environ", "expected"),
+    [
+        (
+            CredentialsConfig(type="header", value="{{aoai}}"),
+            {},
+            {"api-key": "named-secret"},
+        ),
+        (
+            CredentialsConfig(type="header", header="Authorization", env="OPENAI_KEY"),
+            {"OPENAI_KEY": "sk-env"},
+            {"Authorization": "Bearer sk-env"},
+        ),
+        (CredentialsConfig(type="none"), {}, {}),
+    ],
+)
+async def test_header_credentials(
+    creds: CredentialsConfig, environ: dict[str, str], expected: dict[str, str]
+) -> None:
+    backend = BackendConfig(url="http://x", credentials=creds)
+    auth = backend_auth("b", backend, {"aoai": "named-secret"}, environ)
+    assert await auth.headers() == expected
+
+
+def test_missing_environment_key_is_a_config_error() -> None:
+    backend = BackendConfig(
+        url="http://x", credentials=CredentialsConfig(type="header", env="NOPE")
+    )
+    with pytest.raises(ConfigError, match="NOPE is not set"):
+        backend_auth("b", backend, {}, {})
+
+
+def test_backend_key_replaces_client_key_and_is_never_logged(
+    tmp_path: Path, backend: ScriptedBackend
+) -> None:
+    config = scripted_config(
+        tmp_path,
+        backend.url,
+        backend=lambda b: dataclasses.replace(
+            b, credentials=CredentialsConfig(type="header", value="{{k}}")
+        ),
+    )
+    config = dataclasses.replace(
+        config,
+        named_values={"k": NamedValueConfig(value="UPSTREAM-KEY-0042", secret=True)},
+    )
+    backend.reply(JSON_REPLY)
+    with RunningGateway(config) as gateway:
+        assert chat(gateway).status_code == 200
+        client_key = gateway.key
+        gateway.gateway_row()
+    assert seen_header(backend, "api-key") == ["UPSTREAM-KEY-0042"]
+    database = b"".join(p.read_bytes() for p in tmp_path.glob("tollhouse.db*"))
+    assert b"UPSTREAM-KEY-0042" not in database
+    assert client_key.encode() not in database
+    assert isinstance(HeaderAuth("api-key", "x"), HeaderAuth)
