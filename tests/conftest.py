@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support import RunningGateway, ScriptedBackend, default_config
+from tests.support import (
+    RunningGateway,
+    ScriptedBackend,
+    default_config,
+    scripted_config,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +37,17 @@ def backend() -> Iterator[ScriptedBackend]:
     """A scripted backend on a free loopback port."""
     with ScriptedBackend() as scripted:
         yield scripted
+
+
+@pytest.fixture
+def scripted_gateway(
+    tmp_path: Path, backend: ScriptedBackend
+) -> Iterator[Callable[..., RunningGateway]]:
+    """Starts gateways in front of ``backend``; options as for `scripted_config`."""
+    with contextlib.ExitStack() as stack:
+
+        def start(**options: Any) -> RunningGateway:
+            config = scripted_config(tmp_path / "data", backend.url, **options)
+            return stack.enter_context(RunningGateway(config))
+
+        yield start

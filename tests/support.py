@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import json
 import sqlite3
 import threading
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 from aiohttp import web
 
 from tollhouse.app import Gateway, serve
@@ -28,10 +30,14 @@ from tollhouse.config import (
     BackendConfig,
     DeploymentConfig,
     GatewayConfig,
+    NamedValueConfig,
     embedded_default,
 )
 
 T = TypeVar("T")
+
+DATA = Path(__file__).parent / "data"
+BOUNDARY = "‖".encode()  # marks a read boundary in the case files
 
 
 class LoopThread:
@@ -105,6 +111,34 @@ class RunningGateway:
     def db_path(self) -> Path:
         return self.config.database_path
 
+    def post(
+        self,
+        path: str,
+        body: bytes | dict[str, Any],
+        *,
+        headers: dict[str, str | None] | None = None,
+        stream: bool = False,
+        timeout: float = 10.0,
+    ) -> requests.Response:
+        """POST ``body`` (bytes as they are, or a dict as UTF-8 JSON) with ``requests``.
+
+        The master key goes in ``api-key`` unless ``headers`` sets that to None.
+        """
+        sent: dict[str, str | None] = {
+            "api-key": self.key,
+            "Content-Type": "application/json",
+        }
+        sent.update(headers or {})
+        if not isinstance(body, bytes):
+            body = json.dumps(body, ensure_ascii=False).encode()
+        return requests.post(
+            self.url + path,
+            data=body,
+            headers={k: v for k, v in sent.items() if v is not None},
+            stream=stream,
+            timeout=timeout,
+        )
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with sqlite3.connect(self.db_path) as conn:
             conn.row_factory = sqlite3.Row
@@ -148,6 +182,15 @@ class RunningGateway:
             (correlation_id,),
         )
 
+    def messages(self, correlation_id: str, column: str) -> Any:
+        """``RequestMessages`` or ``ResponseMessages``: pieces joined, parsed.
+
+        None when the column has no piece at all.
+        """
+        pieces = [row[column] for row in self.llm_rows(correlation_id)]
+        text = "".join(piece for piece in pieces if piece is not None)
+        return json.loads(text) if text else None
+
     def __enter__(self) -> RunningGateway:
         return self.start()
 
@@ -160,7 +203,11 @@ class RunningGateway:
 
 @dataclass
 class Reply:
-    """One scripted backend response, written chunk by chunk."""
+    """One scripted backend response, written chunk by chunk.
+
+    After each chunk the backend waits ``delays[i]`` seconds (``delay`` for
+    chunks past the end of ``delays``); an empty chunk is a pure pause.
+    """
 
     chunks: Sequence[bytes] = (b"",)
     status: int = 200
@@ -168,6 +215,10 @@ class Reply:
     delay: float = 0.02
     drop: bool = False
     head_delay: float = 0.0
+    delays: Sequence[float] = ()
+
+    def pause_after(self, index: int) -> float:
+        return self.delays[index] if index < len(self.delays) else self.delay
 
 
 @dataclass
@@ -227,10 +278,10 @@ class ScriptedBackend:
         for name, value in reply.headers:
             response.headers.add(name, value)
         await response.prepare(request)
-        for chunk in reply.chunks:
+        for index, chunk in enumerate(reply.chunks):
             if chunk:
                 await response.write(chunk)
-            await asyncio.sleep(reply.delay)
+            await asyncio.sleep(reply.pause_after(index))
         if reply.drop:
             assert request.transport is not None
             request.transport.abort()
@@ -250,6 +301,16 @@ def sse(*events: str) -> bytes:
     return b"".join(f"data: {e}\n\n".encode() for e in events)
 
 
+def case_chunks(name: str) -> list[bytes]:
+    """A case file's bytes (``tests/data``), cut into reads where it shows ‖."""
+    return (DATA / name).read_bytes().split(BOUNDARY)
+
+
+def case_bytes(name: str) -> bytes:
+    """A case file's bytes with the read-boundary marks taken out."""
+    return b"".join(case_chunks(name))
+
+
 def scripted_config(
     data_dir: Path,
     backend_url: str,
@@ -257,6 +318,7 @@ def scripted_config(
     kind: str = "azure-openai",
     backend: Callable[[BackendConfig], BackendConfig] | None = None,
     api: Callable[[ApiConfig], ApiConfig] | None = None,
+    named_values: dict[str, NamedValueConfig] | None = None,
 ) -> GatewayConfig:
     """A gateway whose one API forwards to ``backend_url``."""
     backend_config = BackendConfig(
@@ -272,6 +334,7 @@ def scripted_config(
         data_dir=str(data_dir),
         backends={"scripted": backend_config},
         apis={"azure-openai": api_config},
+        named_values=named_values or {},
     )
 
 
@@ -281,11 +344,14 @@ def default_config(data_dir: Path) -> GatewayConfig:
 
 
 __all__ = [
+    "DATA",
     "DeploymentConfig",
     "LoopThread",
     "Reply",
     "RunningGateway",
     "ScriptedBackend",
+    "case_bytes",
+    "case_chunks",
     "default_config",
     "scripted_config",
     "sse",

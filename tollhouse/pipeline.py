@@ -230,6 +230,9 @@ class Pipeline:
         exchange.status = error.status
         body: dict[str, Any] = {"statusCode": error.status, "message": error.message}
         if error.status >= 500:
+            # As APIM does: the client learns only the activity id; the log
+            # keeps what went wrong.
+            body["message"] = "Internal server error"
             body["activityId"] = exchange.correlation_id
         payload = orjson.dumps(body)
         exchange.error_body = payload.decode()

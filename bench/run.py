@@ -1,0 +1,363 @@
+"""The gateway against the mock backend called directly, in one run.
+
+    python -m bench.run [--quick] [--requests N] [--rounds R] [--no-pin]
+
+Starts the mock backend (``tollhouse mock-backend``) and the gateway
+(``tollhouse serve`` with full message logging, the mock as its one backend)
+as processes of their own, and the load generator (`bench.load`) as a third.
+Each scenario (chat completion and streamed chat completion, at concurrency
+1 and 64) runs in rounds that alternate direct and gateway (A/B, then B/A)
+so that the machine's noise hits both sides alike.
+
+Around each gateway round the harness reads the gateway's CPU counters and,
+before reading them the second time, waits until the round's rows are in
+the log, so that the log writer's work is counted with the requests that
+caused it.  At the end the gateway gets SIGTERM (it drains its log queue),
+and the rows in the log must equal the requests sent to the gateway:
+otherwise the run fails.  Figures are printed as Markdown and saved in
+``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import report
+from .load import build_request
+from .procs import (
+    HOST,
+    LoadClient,
+    Service,
+    cpu_seconds,
+    free_port,
+    gateway_rows,
+    log_counts,
+    memory,
+    subscription_key,
+    thread_cpu,
+    tollhouse_command,
+    write_gateway_config,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PATH = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+# A short conversation; the mock echoes the user's text, 8 characters per
+# streamed event, so a stream carries 25 events (about 13 KB).
+PROMPT = (
+    "Summarize the trade-offs of putting an API gateway in front of a model "
+    "endpoint: latency, logging, quotas and keys, in three short sentences."
+)
+LOG_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    stream: bool
+    concurrency: int
+
+
+SCENARIOS = (
+    Scenario("chat c=1", False, 1),
+    Scenario("chat c=64", False, 64),
+    Scenario("stream c=1", True, 1),
+    Scenario("stream c=64", True, 64),
+)
+
+
+def body(stream: bool) -> bytes:
+    messages = [
+        {"role": "system", "content": "You are a concise assistant."},
+        {"role": "user", "content": PROMPT},
+    ]
+    document: dict[str, Any] = {"messages": messages, "max_tokens": 200}
+    if stream:
+        document["stream"] = True
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+class Bench:
+    """One run: the processes, the rounds and what they measured."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.config_path = workdir / "gateway.yaml"
+        self.mock_port, self.gateway_port = free_port(), free_port()
+        pin = not args.no_pin and len(os.sched_getaffinity(0)) >= 2
+        cpus = sorted(os.sched_getaffinity(0))
+        # The gateway gets a core of its own; mock and client share the other.
+        self.gateway_cpus = {cpus[-1]} if pin else None
+        self.other_cpus = {cpus[0]} if pin else None
+        self.gateway_sent = 0
+        self.requests: dict[str, dict[bool, bytes]] = {}
+
+    # Processes ------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        mock_cmd = [*tollhouse_command(), "mock-backend", "--port"]
+        self.mock = Service(
+            "mock",
+            [*mock_cmd, str(self.mock_port)],
+            self.mock_port,
+            self.workdir / "mock.log",
+            self.other_cpus,
+        )
+        self.mock.wait_ready()
+        write_gateway_config(self.config_path, self.gateway_port, self.mock_port)
+        self.gateway = self._start_gateway()
+        ready = self.gateway.wait_ready()
+        key = subscription_key(self.data_dir)
+        for target, port, headers in (
+            ("direct", self.mock_port, {"api-key": "backend-key"}),
+            ("gateway", self.gateway_port, {"api-key": key}),
+        ):
+            self.requests[target] = {
+                s: build_request(HOST, port, PATH, body(s), headers)
+                for s in (False, True)
+            }
+        self.client = LoadClient(self.other_cpus)
+        return {"ready_s": ready, "rss_at_ready_mb": memory(self.gateway.pid)["rss"]}
+
+    def _start_gateway(self) -> Service:
+        command = [*tollhouse_command(), "serve", "--config", str(self.config_path)]
+        return Service(
+            "gateway",
+            [*command, "--data-dir", str(self.data_dir)],
+            self.gateway_port,
+            self.workdir / "gateway.log",
+            self.gateway_cpus,
+        )
+
+    def stop(self) -> None:
+        for closer in ("client", "gateway", "mock"):
+            if hasattr(self, closer):
+                thing = getattr(self, closer)
+                thing.close() if closer == "client" else thing.stop()
+
+    # Rounds ---------------------------------------------------------------
+
+    def round(self, target: str, stream: bool, concurrency: int, n: int) -> dict:
+        port = self.mock_port if target == "direct" else self.gateway_port
+        gateway = target == "gateway"
+        mock_before = cpu_seconds(self.mock.pid)
+        if gateway:
+            cpu_before = cpu_seconds(self.gateway.pid)
+            threads_before = thread_cpu(self.gateway.pid)
+        result = self.client.round(
+            host=HOST,
+            port=port,
+            request=self.requests[target][stream].decode("latin-1"),
+            n=n,
+            c=concurrency,
+        )
+        sent = len(result["latency_ms"]) + result["errors"]
+        result.update(n=sent, client_cpu_s=result.pop("cpu_s"))
+        if gateway:
+            self.gateway_sent += sent
+            result["log_lag_s"] = self._wait_for_rows()
+            result["server_cpu_s"] = cpu_seconds(self.gateway.pid) - cpu_before
+            after = thread_cpu(self.gateway.pid)
+            result["threads"] = {
+                name: seconds - threads_before.get(name, 0.0)
+                for name, seconds in after.items()
+            }
+        result["mock_cpu_s"] = cpu_seconds(self.mock.pid) - mock_before
+        return result
+
+    def _wait_for_rows(self) -> float:
+        """Seconds until every request sent so far has its gateway log row."""
+        started = time.perf_counter()
+        database = self.data_dir / "tollhouse.db"
+        while time.perf_counter() - started < LOG_WAIT_S:
+            if gateway_rows(database) >= self.gateway_sent:
+                break
+            time.sleep(0.01)
+        return time.perf_counter() - started
+
+    def scenario(self, scenario: Scenario) -> dict[str, Any]:
+        n = self.args.requests
+        if scenario.concurrency == 1:
+            n = max(50, n // 4)
+        rounds: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
+        for index in range(self.args.rounds):
+            order = ("direct", "gateway") if index % 2 == 0 else ("gateway", "direct")
+            for target in order:
+                rounds[target].append(
+                    self.round(target, scenario.stream, scenario.concurrency, n)
+                )
+        direct = report.summarize(rounds["direct"])
+        gateway = report.summarize(rounds["gateway"])
+        return {
+            "stream": scenario.stream,
+            "concurrency": scenario.concurrency,
+            "direct": direct,
+            "gateway": gateway,
+            "added": report.compare(direct, gateway),
+        }
+
+    def warm_up(self) -> None:
+        n = max(200, self.args.requests // 4)
+        for target in ("direct", "gateway"):
+            for stream in (False, True):
+                self.round(target, stream, 64, n)
+
+
+# The log check ------------------------------------------------------------
+
+
+def check_log(bench: Bench) -> dict[str, Any]:
+    """Stop the gateway (it drains its queue), then count its log rows."""
+    exit_status = bench.gateway.stop()
+    counts = log_counts(bench.data_dir / "tollhouse.db")
+    sent = bench.gateway_sent
+    lost = max(sent - counts["gateway"], sent - counts["llm_usage"])
+    return {
+        "sent": sent,
+        **counts,
+        "lost": lost,
+        "exit_status": exit_status,
+        "ok": counts["gateway"] == sent
+        and counts["llm_usage"] == sent
+        and counts["gateway_not_200"] == 0
+        and exit_status == 0,
+    }
+
+
+def restart_ready(bench: Bench) -> float:
+    """Seconds to ready again on the same data directory (the store exists)."""
+    bench.gateway = bench._start_gateway()
+    try:
+        return bench.gateway.wait_ready()
+    finally:
+        bench.gateway.stop()
+
+
+# Running ------------------------------------------------------------------
+
+
+def measure(bench: Bench) -> dict[str, Any]:
+    started = time.perf_counter()
+    gateway = bench.start()
+    bench.warm_up()
+    gateway["rss_after_warmup_mb"] = memory(bench.gateway.pid)["rss"]
+
+    scenarios = {}
+    for scenario in SCENARIOS:
+        scenarios[scenario.name] = bench.scenario(scenario)
+        print(f"  {scenario.name}: done", file=sys.stderr, flush=True)
+
+    mem = memory(bench.gateway.pid)
+    gateway["peak_rss_mb"] = mem["hwm"]
+    gateway["rss_end_mb"] = mem["rss"]
+    log = check_log(bench)
+    gateway["restart_ready_s"] = restart_ready(bench)
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "options": vars(bench.args),
+        "pinned": bench.gateway_cpus is not None,
+        "gateway": gateway,
+        "scenarios": scenarios,
+        "log": log,
+        "duration_s": time.perf_counter() - started,
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    g, log = result["gateway"], result["log"]
+    lines = [
+        f"# bench.run {result['when']}, {result['options']['rounds']} rounds, "
+        f"pinned={result['pinned']}, {result['duration_s']:.0f} s",
+        "",
+        *report.scenario_table(result["scenarios"]),
+        "",
+        "CPU per request, ms:",
+        "",
+        *report.cpu_table(result["scenarios"]),
+        "",
+        f"gateway: ready {g['ready_s']:.3f} s after spawn "
+        f"(restart {g['restart_ready_s']:.3f} s), RSS {g['rss_at_ready_mb']:.1f} MB "
+        f"at ready, {g['rss_after_warmup_mb']:.1f} MB after warm-up, "
+        f"peak {g['peak_rss_mb']:.1f} MB",
+        f"log: {log['sent']} requests sent to the gateway; "
+        f"{log['gateway']} gateway log rows, {log['llm_usage']} LLM usage rows, "
+        f"{log['llm_messages']} LLM message rows, {log['gateway_not_200']} "
+        f"not 200; exit status {log['exit_status']}: "
+        + ("OK" if log["ok"] else "MISMATCH"),
+        "",
+        *report.targets_table(result),
+    ]
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="2 rounds of 500 requests (< 1 min)."
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        help="Requests per round at concurrency 64 (a quarter at 1); default "
+        "2000, 500 with --quick.",
+    )
+    parser.add_argument(
+        "--rounds", type=int, help="A/B rounds per scenario (default 6, quick 2)."
+    )
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="Do not give the gateway a CPU of its own.",
+    )
+    parser.add_argument("--keep", action="store_true", help="Keep the work folder.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    args.requests = args.requests or (500 if args.quick else 2000)
+    args.rounds = args.rounds or (2 if args.quick else 6)
+    workdir = Path(tempfile.mkdtemp(prefix="tollhouse-bench-"))
+    bench = Bench(args, workdir)
+    try:
+        result = measure(bench)
+    except BaseException:
+        print(f"bench: failed; logs in {workdir}", file=sys.stderr)
+        bench.stop()
+        raise
+    bench.stop()
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"run-{stamp}.json").write_text(json.dumps(result, indent=1))
+    text = render(result)
+    (RESULTS / f"run-{stamp}.md").write_text(text + "\n")
+    print(text)
+
+    errors = sum(
+        s[t]["errors"] for s in result["scenarios"].values() for t in ("direct", "gateway")
+    )
+    if not result["log"]["ok"] or errors:
+        print(
+            f"bench: FAILED: {errors} failed requests; log check "
+            f"{'passed' if result['log']['ok'] else 'FAILED'}: {result['log']}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
