@@ -291,3 +291,12 @@ def test_help_texts_name_the_interface() -> None:
     assert "--secondary" in tollhouse("keys", "show", "--help").stdout
     mock = tollhouse("mock-backend", "--help").stdout
     assert "--host" in mock and "--port" in mock
+
+
+def test_port_in_use_is_a_clear_error(served: Served, tmp_path: Path) -> None:
+    result = tollhouse(
+        "serve", "--port", str(served.port), "--data-dir", str(tmp_path / "other")
+    )
+    assert result.returncode == 1
+    assert f"tollhouse: cannot listen on 127.0.0.1:{served.port}:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -32,6 +32,7 @@ from .config import (
     secret_values,
 )
 from .credentials import AsyncTokenCredential, BackendAuth, backend_auth
+from .errors import TollhouseError
 from .pipeline import Pipeline
 from .routing import Router
 from .runtime import Runtime, RuntimeBackend
@@ -83,7 +84,12 @@ class Gateway:
         """Open the store, the writer and the backends; raise on bad config."""
         config = self.config
         named = resolve_named_values(config, self._environ)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TollhouseError(
+                f"cannot use the data directory {self.data_dir}: {exc.strerror or exc}"
+            ) from exc
 
         # Settings and subscriptions.
         self._settings = connect(config.database_path)
@@ -227,7 +233,15 @@ async def serve(
     runner = web.ServerRunner(gateway.server, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, listener.host, listener.port, backlog=1024)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await gateway.stop()
+        where = f"{listener.host}:{listener.port}"
+        raise TollhouseError(
+            f"cannot listen on {where}: {exc.strerror or exc}"
+        ) from exc
     port = _bound_port(runner) or listener.port
     logger.info("Tollhouse listening on http://%s:%d", listener.host, port)
     if ready is not None:
