@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import io
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -182,6 +183,13 @@ class RunningGateway:
             (correlation_id,),
         )
 
+    def logged(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The latest request's gateway log row and its LLM usage row."""
+        row = self.gateway_row()
+        llm = self.llm_rows(row["CorrelationId"])
+        assert llm and llm[0]["SequenceNumber"] == 0, "no LLM usage row"
+        return row, llm[0]
+
     def messages(self, correlation_id: str, column: str) -> Any:
         """``RequestMessages`` or ``ResponseMessages``: pieces joined, parsed.
 
@@ -301,6 +309,59 @@ def sse(*events: str) -> bytes:
     return b"".join(f"data: {e}\n\n".encode() for e in events)
 
 
+def chat_body(content: str, usage: tuple[int, int, int] = (12, 5, 17)) -> bytes:
+    """A whole chat completion saying ``content``, with ``usage`` as reported."""
+    prompt, completion, total = usage
+    return json.dumps(
+        {
+            "id": "c14",
+            "object": "chat.completion",
+            "model": "gpt-4o",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": total,
+            },
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+
+
+def chat_chunks(*texts: str, model: str = "gpt-4o") -> list[bytes]:
+    """One chunk event per text, the last with finish_reason "stop", then [DONE]."""
+    events = []
+    for position, text in enumerate(texts):
+        finish = '"stop"' if position == len(texts) - 1 else "null"
+        delta = json.dumps({"content": text}, ensure_ascii=False)
+        events.append(
+            sse(
+                f'{{"id":"16","object":"chat.completion.chunk","created":1,'
+                f'"model":"{model}","choices":[{{"index":0,"delta":{delta},'
+                f'"finish_reason":{finish}}}]}}'
+            )
+        )
+    return [*events, sse("[DONE]")]
+
+
+def per_event(stream: bytes) -> list[bytes]:
+    """``stream`` cut after each blank line (LF or CRLF): one read per event."""
+    parts = re.split(rb"(?:(?<=\n\n)|(?<=\r\n\r\n))", stream)
+    return [part for part in parts if part]
+
+
+def pick(row: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """The columns of ``row`` that ``expected`` names, to compare with it."""
+    return {name: row[name] for name in expected}
+
+
 def case_chunks(name: str) -> list[bytes]:
     """A case file's bytes (``tests/data``), cut into reads where it shows ‖."""
     return (DATA / name).read_bytes().split(BOUNDARY)
@@ -352,7 +413,11 @@ __all__ = [
     "ScriptedBackend",
     "case_bytes",
     "case_chunks",
+    "chat_body",
+    "chat_chunks",
     "default_config",
+    "per_event",
+    "pick",
     "scripted_config",
     "sse",
 ]

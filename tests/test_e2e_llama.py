@@ -46,10 +46,10 @@ REQUEST_SECONDS = 60.0
 
 # Runs llama_cpp.server as `python -m llama_cpp.server` would, with weight
 # repacking ("extra buffer types") turned off.  On CPUs with AMX, repacked
-# weights go to llama.cpp's AMX kernels, which in llama-cpp-python 0.3.x
-# builds load a tile configuration the compiler left partly unset and die
-# with SIGSEGV on the first request (ggml-org/llama.cpp#20824).  Without
-# repacking the same model runs on the plain CPU kernels.
+# weights go to llama.cpp's AMX kernels, which in builds such as
+# llama-cpp-python 0.3.36 load a tile configuration the compiler left partly
+# unset and die with SIGSEGV on the first request (ggml-org/llama.cpp#20824).
+# Without repacking the same model runs on the plain CPU kernels.
 SERVER_MAIN = """
 import runpy
 
@@ -83,7 +83,7 @@ def model_path(
         if cache is not None
         else tmp_path_factory.mktemp("gemma3-270m")
     )
-    return gemma.assemble(folder / gemma.MODEL_NAME)
+    return Path(gemma.assemble(folder / gemma.MODEL_NAME))
 
 
 @pytest.fixture(scope="module")
@@ -374,45 +374,49 @@ def test_korean_chat_is_logged(
 
     assert answer.status == 200
     assert answer.text
+    assert answer.model == MODEL
     rows = logged(gateway, answer)
     usage_row = rows[0]
-    cid = usage_row["CorrelationId"]
 
     # One gateway row for the one request.
     gateway_rows = gateway.rows(
-        "SELECT * FROM ApiManagementGatewayLogs WHERE CorrelationId = ?", (cid,)
+        "SELECT * FROM ApiManagementGatewayLogs WHERE CorrelationId = ?",
+        (usage_row["CorrelationId"],),
     )
     assert len(gateway_rows) == 1
     assert gateway_rows_total(gateway) == before + 1
     row = gateway_rows[0]
-    assert row["ResponseCode"] == 200
     assert row["BackendResponseCode"] == 200
-    assert row["IsRequestSuccess"] == 1
     assert row["DeploymentName"] == DEPLOYMENT
     assert row["OperationId"] == "ChatCompletions_Create"
 
-    # The prompt as sent, Korean stored as characters.
+    # The prompt as sent, Korean stored as characters rather than escapes.
+    assert [r["SequenceNumber"] for r in rows] == list(range(len(rows)))
     prompt_text, prompt = joined(rows, "RequestMessages")
     assert prompt == [{"role": "user", "content": PROMPT}]
     assert "안녕하세요" in prompt_text
     assert "\\u" not in prompt_text
 
     # The completion as the client got it, reassembled from its pieces.
-    sequence = [r["SequenceNumber"] for r in rows]
-    assert sequence == list(range(len(rows)))
     completion_text, completion = joined(rows, "ResponseMessages")
-    assert "\\u" not in completion_text
     assert [m["content"] for m in completion] == [answer.text]
     assert completion[0]["finish_reason"] == answer.finish_reason
+    assert all(ch in completion_text for ch in answer.text if not ch.isascii())
 
-    # Model, deployment and the stream flag.
-    assert answer.model == MODEL
+    # Model, deployment, the stream flag and the token counts.
     assert usage_row["ModelName"] == answer.model
     assert usage_row["DeploymentName"] == DEPLOYMENT
     assert usage_row["IsStreamCompletion"] == int(stream)
     assert usage_row["FinishReason"] == answer.finish_reason
+    check_counts(usage_row, answer, stream)
 
-    # Token counts: the server's when it reported them, else estimated.
+    # A success, also when the client hung up right after `[DONE]`, as the
+    # openai package does without reading the end of the chunked body.
+    check_completed(row, usage_row)
+
+
+def check_counts(usage_row: dict[str, Any], answer: Answer, stream: bool) -> None:
+    """The server's counts for a whole response, estimated ones for a stream."""
     counts = (
         usage_row["PromptTokens"],
         usage_row["CompletionTokens"],
@@ -423,15 +427,23 @@ def test_korean_chat_is_logged(
         assert counts == answer.usage
         assert usage_row["TokenCountSource"] == "backend"
         return
+
+    # No usage in the stream: estimated with the model's tokenizer guess,
+    # cl100k_base for anything outside the gpt-4o family.
     assert usage_row["TokenCountSource"] == "estimated"
     assert all(isinstance(n, int) and n > 0 for n in counts)
     assert encoding_name_for(answer.model) == "cl100k_base"
-    prompt_estimate = (
-        TOKENS_PER_MESSAGE + count_tokens(PROMPT, answer.model) + TOKENS_REPLY_PRIMING
-    )
-    completion_estimate = count_tokens(answer.text, answer.model)
-    assert counts == (
-        prompt_estimate,
-        completion_estimate,
-        prompt_estimate + completion_estimate,
-    )
+    prompt = TOKENS_PER_MESSAGE + count_tokens(PROMPT, answer.model)
+    prompt += TOKENS_REPLY_PRIMING
+    completion = count_tokens(answer.text, answer.model)
+    assert counts == (prompt, completion, prompt + completion)
+
+
+def check_completed(row: dict[str, Any], usage_row: dict[str, Any]) -> None:
+    """The request is logged as the success the client saw."""
+    assert row["ResponseCode"] == 200
+    assert row["IsRequestSuccess"] == 1
+    assert row["ClientDisconnected"] == 0
+    assert row["ErrorKind"] is None
+    assert usage_row["ErrorKind"] is None
+    assert usage_row["ClientDisconnected"] == 0

@@ -1,7 +1,10 @@
-"""Decoding a copy of a compressed body, so the log sees text.
+"""Decoding compressed backend bodies, so the log sees text.
 
-The client always gets the backend's bytes with the backend's
-``Content-Encoding``; only the copy the log parses is decoded.
+A whole body reaches the client as the backend sent it, bytes and
+``Content-Encoding`` alike; only the copy the log parses is decoded.  An
+event stream the LLM log reads is decoded as it comes and relayed decoded
+(`tollhouse.relay`).  Decoding never raises: data that does not decode is
+logged once and left out of the log's copy.
 """
 
 from __future__ import annotations
@@ -25,22 +28,54 @@ class StreamDecoder(Protocol):
 
 
 class _ZlibDecoder:
-    def __init__(self, wbits: int) -> None:
+    def __init__(self, wbits: int, *, quiet: bool = False) -> None:
         self._decoder = zlib.decompressobj(wbits)
-        self._failed = False
+        self._quiet = quiet
+        self.failed = False
 
     def feed(self, data: bytes) -> bytes:
-        if self._failed:
+        if self.failed:
             return b""
         try:
             return self._decoder.decompress(data)
         except zlib.error:
-            self._failed = True
-            logger.warning("a compressed backend body could not be decoded for the log")
+            self.failed = True
+            if not self._quiet:
+                logger.warning(
+                    "a compressed backend body could not be decoded for the log"
+                )
             return b""
 
     def flush(self) -> bytes:
-        return b"" if self._failed else self._decoder.flush()
+        return b"" if self.failed else self._decoder.flush()
+
+
+class _DeflateDecoder:
+    """``deflate`` zlib-wrapped, as RFC 9110 means it, or raw as some send it.
+
+    The first bytes tell which: they are kept until the zlib header has
+    either been accepted or refused.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = _ZlibDecoder(zlib.MAX_WBITS, quiet=True)
+        self._start: bytearray | None = bytearray()  # kept until output shows
+
+    def feed(self, data: bytes) -> bytes:
+        if self._start is None:
+            return self._decoder.feed(data)
+        self._start += data
+        out = self._decoder.feed(data)
+        if self._decoder.failed:
+            self._decoder = _ZlibDecoder(-zlib.MAX_WBITS)
+            data, self._start = bytes(self._start), None
+            return self._decoder.feed(data)
+        if out:
+            self._start = None
+        return out
+
+    def flush(self) -> bytes:
+        return self._decoder.flush()
 
 
 class _BrotliDecoder:
@@ -70,6 +105,14 @@ class _Identity:
         return b""
 
 
+_KNOWN = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br"})
+
+
+def can_decode(encoding: str | None) -> bool:
+    """Whether `make_decoder` gives a real decoder (or none is needed)."""
+    return (encoding or "").strip().lower() in _KNOWN
+
+
 def make_decoder(encoding: str | None) -> StreamDecoder | None:
     """A streaming decoder for ``encoding``; None for identity."""
     coding = (encoding or "").strip().lower()
@@ -78,7 +121,7 @@ def make_decoder(encoding: str | None) -> StreamDecoder | None:
     if coding in ("gzip", "x-gzip"):
         return _ZlibDecoder(16 + zlib.MAX_WBITS)
     if coding == "deflate":
-        return _ZlibDecoder(zlib.MAX_WBITS)
+        return _DeflateDecoder()
     if coding == "br":
         return _BrotliDecoder()
     logger.warning("unknown content-encoding %r: the log sees raw bytes", coding)

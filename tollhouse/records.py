@@ -206,8 +206,10 @@ def _llm_rows(runtime: Runtime, exchange: Exchange, when: str) -> list[dict[str,
 def _usage(exchange: Exchange, result: LlmResult) -> Usage:
     if result.usage is not None:
         return result.usage
+    # A call the backend refused, or reported as failed without counts
+    # (``response.failed``, an error event), is not guessed at (B51).
     succeeded = (exchange.backend_status or 500) < 400
-    if not succeeded:
+    if not succeeded or result.error_kind == "upstream_error_event":
         return Usage(None, None, None, source="none")
     try:
         return estimate_usage(

@@ -6,24 +6,34 @@ backend is split into complete SSE events, which are written to the client
 at once while a per-stream accumulator reassembles them for the LLM log.
 Two kinds of event are held back: a payload that is not JSON (it would break
 strict client parsers) and, when the gateway rather than the client asked
-for usage, the extra usage event.  A compressed stream is relayed byte for
-byte and a decoded copy is parsed.  While the backend is silent the client
-gets an SSE comment every few seconds so that idle proxies do not cut it.
+for usage, the extra usage event.  A compressed stream (the gateway asks for
+none, some backends compress anyway) is decoded first and relayed decoded,
+without its ``Content-Encoding``, so that the same rules hold for it.  While
+the backend is silent the client gets an SSE comment every few seconds so
+that idle proxies do not cut it.  Streams no LLM reader follows are relayed
+byte for byte.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 
 from aiohttp import web
 
 from . import headers as hdrs
-from .decoding import StreamDecoder, decode_body, make_decoder
+from .decoding import StreamDecoder, can_decode, decode_body, make_decoder
 from .errors import BackendConnectionFailure, BackendTimeout
 from .exchange import Exchange
-from .llm import EventKind, StreamAccumulator, parse_response, stream_accumulator
+from .llm import (
+    EventKind,
+    LlmResult,
+    StreamAccumulator,
+    parse_response,
+    stream_accumulator,
+)
 from .runtime import Runtime
 from .sse import SseEvent, SseParser
 from .transport import BackendRequest, BackendResponse
@@ -31,7 +41,11 @@ from .transport import BackendRequest, BackendResponse
 logger = logging.getLogger(__name__)
 
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
-_USAGE_NULL = (b',"usage":null', b'"usage":null,')
+# The ``"usage":null`` member a backend adds to each chunk once asked for
+# usage, with any JSON whitespace, and the comma that joins it to the next.
+_USAGE_NULL = re.compile(
+    rb'\s*,\s*"usage"\s*:\s*null(?=\s*[,}])|(?<=\{)\s*"usage"\s*:\s*null\s*,\s*'
+)
 _ERROR_BODY_CHARS = 8192
 
 
@@ -56,7 +70,7 @@ async def relay_response(
     content_type = hdrs.first(response.headers, "content-type") or ""
     if response.status < 300 and content_type.startswith("text/event-stream"):
         return await _relay_stream(runtime, request, exchange, response)
-    return await _relay_whole(exchange, response)
+    return await _relay_whole(runtime, exchange, response)
 
 
 def _note_backend_head(exchange: Exchange, response: BackendResponse) -> None:
@@ -72,7 +86,9 @@ def _note_backend_head(exchange: Exchange, response: BackendResponse) -> None:
 # Whole responses ----------------------------------------------------------
 
 
-async def _relay_whole(exchange: Exchange, response: BackendResponse) -> web.Response:
+async def _relay_whole(
+    runtime: Runtime, exchange: Exchange, response: BackendResponse
+) -> web.Response:
     try:
         body = await response.read()
     finally:
@@ -84,9 +100,10 @@ async def _relay_whole(exchange: Exchange, response: BackendResponse) -> web.Res
     text = decode_body(body, encoding)
     kind = exchange.route.llm_kind if exchange.route else None
     if kind is not None and response.status < 300:
-        exchange.llm = parse_response(kind, text)
+        _note_llm_result(exchange, parse_response(kind, text))
     if response.status >= 400:
         _note_backend_error(exchange, response.status, text)
+        body, headers = _without_secrets(runtime, body, text, headers)
 
     exchange.status = response.status
     exchange.response_headers = headers
@@ -98,6 +115,23 @@ async def _relay_whole(exchange: Exchange, response: BackendResponse) -> web.Res
     for name, value in headers:
         client.headers.add(name, value)
     return client
+
+
+def _without_secrets(
+    runtime: Runtime, body: bytes, text: bytes, headers: list[tuple[str, str]]
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """An error body that quotes a secret, scrubbed, with headers to match.
+
+    A backend may echo the key it was sent ("Incorrect API key provided:
+    ..."); the client must not learn it (B41).  Such a body goes out decoded,
+    so its ``Content-Encoding`` goes too.
+    """
+    decoded = text.decode("utf-8", "replace")
+    scrubbed = runtime.scrub(decoded)
+    if scrubbed == decoded:
+        return body, headers
+    kept = [(n, v) for n, v in headers if n.lower() != "content-encoding"]
+    return scrubbed.encode(), kept
 
 
 def _note_backend_error(exchange: Exchange, status: int, body: bytes) -> None:
@@ -145,9 +179,21 @@ class _StreamRelay:
         )
         self.parser = SseParser()
         encoding = hdrs.first(response.headers, "content-encoding")
-        self.decoder: StreamDecoder | None = make_decoder(encoding)
-        self.raw = self.decoder is not None or self.accumulator is None
+        if not can_decode(encoding):
+            # Nothing here decodes it: it goes on as it came, unread.
+            self.accumulator = None
+        self.raw = self.accumulator is None
+        self.decoder: StreamDecoder | None = (
+            None if self.raw else make_decoder(encoding)
+        )
         self.strip_usage = exchange.injected_usage
+        self.delivered = False  # the client has had the terminal event
+
+    def client_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The response headers, matching the bytes the client will get (B35)."""
+        if self.decoder is None:
+            return headers
+        return [(n, v) for n, v in headers if n.lower() != "content-encoding"]
 
     async def write(self, data: bytes) -> None:
         if not data:
@@ -156,8 +202,25 @@ class _StreamRelay:
             self.exchange.first_byte = time.perf_counter()
         self.exchange.response_size += len(data)
         await self.client.write(data)
+        if not self.delivered and self.accumulator is not None:
+            self.delivered = self.accumulator.finished
 
-    def events_out(self, events: list[SseEvent]) -> bytes:
+    def take(self, chunk: bytes) -> bytes:
+        """What the client gets of the next bytes read from the backend."""
+        if self.raw:
+            return chunk
+        if self.decoder is not None:
+            chunk = self.decoder.feed(chunk)
+        return self._events_out(self.parser.feed(chunk))
+
+    def take_tail(self) -> bytes:
+        """What the client gets of the bytes left over at the end of the stream."""
+        if self.raw:
+            return b""
+        tail = self.decoder.flush() if self.decoder is not None else b""
+        return self._events_out(self.parser.feed(tail) + self.parser.flush())
+
+    def _events_out(self, events: list[SseEvent]) -> bytes:
         out = bytearray()
         for event in events:
             kind = self._feed(event)
@@ -171,18 +234,32 @@ class _StreamRelay:
             out += raw
         return bytes(out)
 
-    def observe_raw(self, chunk: bytes) -> None:
-        data = self.decoder.feed(chunk) if self.decoder is not None else chunk
-        self.observe_decoded(data)
-
-    def observe_decoded(self, data: bytes) -> None:
-        for event in self.parser.feed(data):
-            self._feed(event)
+    def result(self) -> LlmResult | None:
+        """What the LLM reader made of the stream; None if it has none or failed."""
+        if self.accumulator is None:
+            return None
+        try:
+            return self.accumulator.result()
+        except Exception:
+            self._reader_failed()
+            return None
 
     def _feed(self, event: SseEvent) -> EventKind:
+        # The reader only feeds the log: if it fails, the stream goes on
+        # unread rather than end (B24).
         if self.accumulator is None:
             return "chunk"
-        return self.accumulator.feed(event)
+        try:
+            return self.accumulator.feed(event)
+        except Exception:
+            self._reader_failed()
+            return "chunk"
+
+    def _reader_failed(self) -> None:
+        logger.exception(
+            "the LLM log lost the stream of request %s", self.exchange.correlation_id
+        )
+        self.accumulator = None
 
 
 async def _relay_stream(
@@ -193,14 +270,14 @@ async def _relay_stream(
 ) -> web.StreamResponse:
     assert exchange.route is not None
     timeouts = runtime.backends[exchange.route.api.backend].config.timeouts
-    headers = hdrs.client_response_headers(response.headers)
     client = web.StreamResponse(status=response.status, reason=response.reason or None)
+    relay = _StreamRelay(exchange, response, client)
+    headers = relay.client_headers(hdrs.client_response_headers(response.headers))
     for name, value in headers:
         client.headers.add(name, value)
     exchange.status = response.status
     exchange.response_headers = headers
 
-    relay = _StreamRelay(exchange, response, client)
     try:
         await client.prepare(request)
         completed = await _pump(
@@ -208,11 +285,11 @@ async def _relay_stream(
         )
     except (ConnectionError, RuntimeError) as exc:
         # The client went away: keep what was relayed, stop the backend.
-        _client_gone(exchange, exc)
+        _client_gone(relay, exc)
         response.abort()
         completed = True
     except asyncio.CancelledError:
-        _client_gone(exchange, None)
+        _client_gone(relay, None)
         response.abort()
         raise
     finally:
@@ -227,7 +304,7 @@ async def _relay_stream(
         return client
     response.release()
     if not exchange.client_disconnected:
-        await _write_eof(exchange, client)
+        await _write_eof(relay)
     return client
 
 
@@ -242,7 +319,10 @@ async def _pump(
             chunk = await _read_chunk(relay, min(keepalive, idle), deadline)
         except TimeoutError:
             now = time.monotonic()
-            if now - last_data >= idle or now >= deadline:
+            if now >= deadline:
+                _note_stream_error(relay.exchange, "upstream_total_timeout")
+                return False
+            if now - last_data >= idle:
                 _note_stream_error(relay.exchange, "upstream_idle_timeout")
                 return False
             if not relay.raw:
@@ -252,13 +332,9 @@ async def _pump(
             return _finished(relay, broken=True)
         last_data = time.monotonic()
         if not chunk:
-            await _flush_tail(relay)
+            await relay.write(relay.take_tail())
             return _finished(relay, broken=False)
-        if relay.raw:
-            await relay.write(chunk)
-            relay.observe_raw(chunk)
-        else:
-            await relay.write(relay.events_out(relay.parser.feed(chunk)))
+        await relay.write(relay.take(chunk))
 
 
 async def _read_chunk(relay: _StreamRelay, wait: float, deadline: float) -> bytes:
@@ -268,60 +344,87 @@ async def _read_chunk(relay: _StreamRelay, wait: float, deadline: float) -> byte
 
 
 def _finished(relay: _StreamRelay, *, broken: bool) -> bool:
-    """Whether the stream counts as complete (B12: a terminal event is enough)."""
-    accumulator = relay.accumulator
-    if accumulator is not None and accumulator.result().terminal_seen:
-        return True
-    if accumulator is None and not broken:
+    """Whether the stream counts as complete (B12: a terminal event is enough).
+
+    A stream no LLM reader follows is complete when it ends cleanly.
+    """
+    reader = relay.accumulator
+    if reader.finished if reader is not None else not broken:
         return True
     _note_stream_error(relay.exchange, "upstream_truncated")
     return False
 
 
-async def _flush_tail(relay: _StreamRelay) -> None:
-    if not relay.raw:
-        await relay.write(relay.events_out(relay.parser.flush()))
-        return
-    if relay.decoder is not None:
-        relay.observe_decoded(relay.decoder.flush())
-    for event in relay.parser.flush():
-        relay._feed(event)
-
-
 def _strip_usage_null(raw: bytes) -> bytes:
-    for pattern in _USAGE_NULL:
-        if pattern in raw:
-            return raw.replace(pattern, b"")
-    return raw
+    if b'"usage"' not in raw:
+        return raw
+    return _USAGE_NULL.sub(b"", raw)
 
 
 def _note_stream_error(exchange: Exchange, kind: str) -> None:
     exchange.error_kind = kind
     if kind == "upstream_idle_timeout":
         exchange.error = BackendTimeout("The backend stream went silent for too long.")
+    elif kind == "upstream_total_timeout":
+        exchange.error = BackendTimeout("The backend stream took too long in all.")
     else:
         exchange.error = BackendConnectionFailure(
             "The backend closed the stream before it finished."
         )
 
 
-def _client_gone(exchange: Exchange, exc: BaseException | None) -> None:
+def _client_gone(relay: _StreamRelay, exc: BaseException | None) -> None:
+    """Note a client that went away, unless it had the whole answer already.
+
+    Clients such as the openai package hang up as soon as they have read
+    ``[DONE]``, which may be before the gateway has ended the body: that is
+    a complete exchange, not a disconnect (B36).
+    """
+    exchange = relay.exchange
+    reason = type(exc).__name__ if exc else "cancelled"
+    if relay.delivered:
+        logger.debug(
+            "client of request %s hung up after the end of the stream (%s)",
+            exchange.correlation_id,
+            reason,
+        )
+        return
     exchange.client_disconnected = True
     exchange.error_kind = "client_disconnected"
     logger.info(
-        "client went away during request %s (%s)",
-        exchange.correlation_id,
-        type(exc).__name__ if exc else "cancelled",
+        "client went away during request %s (%s)", exchange.correlation_id, reason
     )
 
 
 def _finish_llm(relay: _StreamRelay) -> None:
-    if relay.accumulator is not None:
-        relay.exchange.llm = relay.accumulator.result()
+    result = relay.result()
+    if result is not None:
+        _note_llm_result(relay.exchange, result)
 
 
-async def _write_eof(exchange: Exchange, client: web.StreamResponse) -> None:
+def _note_llm_result(exchange: Exchange, result: LlmResult) -> None:
+    """Keep the LLM result; an error found in the body reaches the gateway log.
+
+    A truncated stream is noted by the relay itself, and an error the
+    exchange already has (an HTTP error, a client that went away) stays.
+    """
+    exchange.llm = result
+    kind = result.error_kind
+    if kind is None or kind == "upstream_truncated" or exchange.error_kind:
+        return
+    exchange.error_kind = kind
+    exchange.error_message = result.error_message or _llm_error_text(result)
+
+
+def _llm_error_text(result: LlmResult) -> str:
+    if result.malformed_events:
+        # The first offending payload (already cut short) helps debugging (B11).
+        return f"The backend sent data that is not JSON: {result.malformed_events[0]}"
+    return "The backend reported that the response failed."
+
+
+async def _write_eof(relay: _StreamRelay) -> None:
     try:
-        await client.write_eof()
+        await relay.client.write_eof()
     except (ConnectionError, RuntimeError) as exc:
-        _client_gone(exchange, exc)
+        _client_gone(relay, exc)

@@ -39,12 +39,16 @@ class ChatStream(StreamAccumulator):
         self._prompt_filters: list[Any] | None = None
         self._annotations: list[Any] = []
 
+    @property
+    def finished(self) -> bool:
+        """``[DONE]``, or a finish reason on every choice (B12)."""
+        states = self._choices.values()
+        return self._done or (bool(states) and all(s.finish_reason for s in states))
+
     def result(self) -> LlmResult:
         """What has been reassembled so far; see `StreamAccumulator`."""
         choices = [state.as_choice(i) for i, state in sorted(self._choices.items())]
-        terminal = self._done or (
-            bool(choices) and all(choice.finish_reason for choice in choices)
-        )
+        terminal = self.finished
         result = LlmResult(
             kind=self.kind,
             request_id=self._request_id,

@@ -74,6 +74,11 @@ class ResponsesStream(StreamAccumulator):
         self._calls: dict[int, _FunctionCall] = {}
         self._items: dict[str, int] = {}  # output item id -> output_index
 
+    @property
+    def finished(self) -> bool:
+        """A ``response.completed``, ``.incomplete`` or ``.failed`` event came."""
+        return self._terminal
+
     def result(self) -> LlmResult:
         """What has been reassembled so far; see `StreamAccumulator`."""
         text = _joined(self._text, self._text_done)

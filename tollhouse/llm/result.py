@@ -167,6 +167,14 @@ class StreamAccumulator(abc.ABC):
             logger.warning("could not read a %s stream event", self.kind, exc_info=True)
             return "chunk"
 
+    @property
+    def finished(self) -> bool:
+        """Whether a terminal signal has been seen, as `result` would say.
+
+        Cheap enough to ask after every event.
+        """
+        return self._done
+
     @abc.abstractmethod
     def result(self) -> LlmResult:
         """What has been reassembled so far."""
