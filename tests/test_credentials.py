@@ -179,3 +179,49 @@ def test_backend_key_replaces_client_key_and_is_never_logged(
     assert b"UPSTREAM-KEY-0042" not in database
     assert client_key.encode() not in database
     assert isinstance(HeaderAuth("api-key", "x"), HeaderAuth)
+
+
+def test_backend_key_from_environment_is_scrubbed_everywhere(
+    tmp_path: Path, backend: ScriptedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOLLHOUSE_TEST_BACKEND_KEY", "ENV-UPSTREAM-KEY-7781")
+    config = scripted_config(
+        tmp_path,
+        backend.url,
+        backend=lambda b: dataclasses.replace(
+            b,
+            credentials=CredentialsConfig(
+                type="header", header="Authorization", env="TOLLHOUSE_TEST_BACKEND_KEY"
+            ),
+        ),
+    )
+    echo = (
+        b'{"error":{"message":"Incorrect API key provided: ENV-UPSTREAM-KEY-7781",'
+        b'"type":"invalid_request_error"}}'
+    )
+    backend.reply(Reply(chunks=(echo,), status=401, headers=JSON_REPLY.headers))
+    with RunningGateway(config) as gateway:
+        response = chat(gateway)
+        row = gateway.gateway_row()
+    assert seen_header(backend, "authorization") == ["Bearer ENV-UPSTREAM-KEY-7781"]
+    assert response.status_code == 401
+    assert "ENV-UPSTREAM-KEY-7781" not in response.text
+    assert "Incorrect API key provided: REDACTED" in response.text
+    assert row["LastErrorMessage"] == "Incorrect API key provided: REDACTED"
+    database = b"".join(p.read_bytes() for p in tmp_path.glob("tollhouse.db*"))
+    assert b"ENV-UPSTREAM-KEY-7781" not in database
+
+
+def test_client_query_string_is_forwarded_as_encoded(
+    tmp_path: Path, backend: ScriptedBackend
+) -> None:
+    backend.reply(JSON_REPLY)
+    with RunningGateway(scripted_config(tmp_path, backend.url)) as gateway:
+        key = gateway.key
+        response = requests.post(
+            gateway.url + "/openai/deployments/d/chat/completions"
+            f"?api-version=2024-10-21&x=a%20b&subscription-key={key}&y=%2F+",
+            json={"messages": [{"role": "user", "content": "hi"}]},
+        )
+    assert response.status_code == 200
+    assert backend.seen[0].path_qs.endswith("?api-version=2024-10-21&x=a%20b&y=%2F+")

@@ -41,12 +41,19 @@ class AsyncTokenCredential(Protocol):
 class BackendAuth(Protocol):
     async def headers(self) -> dict[str, str]: ...
 
+    def secrets(self) -> tuple[str, ...]:
+        """The credential values in use, which no log or error may show."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class NoAuth:
     async def headers(self) -> dict[str, str]:
         return {}
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
 
     async def close(self) -> None:
         return None
@@ -56,6 +63,7 @@ class HeaderAuth:
     """A fixed key sent in a header."""
 
     def __init__(self, header: str, key: str) -> None:
+        self._key = key
         if header.lower() == "authorization":
             self._headers = {"Authorization": f"Bearer {key}"}
         else:
@@ -63,6 +71,9 @@ class HeaderAuth:
 
     async def headers(self) -> dict[str, str]:
         return self._headers
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._key,)
 
     async def close(self) -> None:
         return None
@@ -82,6 +93,9 @@ class EntraAuth:
         if time.time() >= self._expires_on - TOKEN_REFRESH_MARGIN:
             await self._refresh()
         return {"Authorization": f"Bearer {self._token}"}
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._token,) if self._token else ()
 
     async def _refresh(self) -> None:
         async with self._lock:

@@ -15,6 +15,7 @@ import logging
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 import orjson
 from aiohttp import web
@@ -318,15 +319,16 @@ def _api_version(query: MultiDict[str] | Any, api: ApiConfig) -> str:
     return version
 
 
-def _forward_query(
-    request: web.BaseRequest, exchange: Exchange
-) -> list[tuple[str, str]]:
+def _forward_query(request: web.BaseRequest, exchange: Exchange) -> list[str]:
+    """The client's query items as it encoded them, minus its subscription key."""
     assert exchange.route is not None
     drop = exchange.route.api.subscription_key.query
-    query = [(k, v) for k, v in request.query.items() if k != drop]
+    raw = request.rel_url.raw_query_string
+    items = [item for item in raw.split("&") if item]
+    kept = [item for item in items if unquote_plus(item.partition("=")[0]) != drop]
     if exchange.api_version and "api-version" not in request.query:
-        query.append(("api-version", exchange.api_version))
-    return query
+        kept.append(f"api-version={quote(exchange.api_version, safe='')}")
+    return kept
 
 
 def _parse_json(body: bytes) -> dict[str, Any]:

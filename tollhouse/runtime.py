@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -32,18 +32,24 @@ class RuntimeBackend:
     auth: BackendAuth
 
     def url_for(
-        self, route: Route, deployment: str | None, query: Sequence[tuple[str, str]]
+        self, route: Route, deployment: str | None, query: Sequence[str]
     ) -> str:
-        """The backend URL for a matched route, with the client's query kept."""
+        """The backend URL for a matched route, with the client's query kept.
+
+        ``query`` holds the client's ``name=value`` items as it encoded them;
+        they are forwarded byte for byte.
+        """
         path = route.remainder
         if self.config.kind == "openai":
-            query = [(k, v) for k, v in query if k != "api-version"]
+            query = [
+                q for q in query if unquote_plus(q.partition("=")[0]) != "api-version"
+            ]
             if route.shape == "deployment":
                 path = "/" + route.operation.suffix
             elif route.shape == "v1" and path.startswith("/v1/"):
                 path = path[len("/v1") :]
         url = self.base_url + quote(path, safe=_SAFE_PATH)
-        return f"{url}?{urlencode(query)}" if query else url
+        return f"{url}?{'&'.join(query)}" if query else url
 
     def loggable_url(self, url: str) -> str:
         return redact_url(url)
@@ -81,8 +87,14 @@ class Runtime:
         return redact_url(url, self.key_query_names)
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret named value replaced."""
-        for secret in self.secrets:
+        """``text`` with every secret named value and backend credential replaced."""
+        for secret in self._all_secrets():
             if secret and secret in text:
                 text = text.replace(secret, "REDACTED")
         return text
+
+    def _all_secrets(self) -> list[str]:
+        found = list(self.secrets)
+        for backend in self.backends.values():
+            found.extend(backend.auth.secrets())
+        return found

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import aiohttp
 from multidict import CIMultiDict
+from yarl import URL
 
 from .errors import BackendConnectionFailure, BackendTimeout
 
@@ -131,7 +132,8 @@ class AiohttpTransport:
             async with asyncio.timeout(first_byte_timeout):
                 response = await self._session.request(
                     request.method,
-                    request.url,
+                    # Already encoded by the pipeline: send the bytes as they are.
+                    URL(request.url, encoded=True),
                     headers=CIMultiDict(request.headers),
                     data=request.body or None,
                     timeout=timeout,
