@@ -443,3 +443,25 @@ def test_streamed_backend_drop_is_logged_and_gateway_keeps_serving(
     assert gateway.llm_rows(cid)[0]["ErrorKind"] == "upstream_truncated"
     ok = requests.post(chat_url(gateway), headers={"api-key": gateway.key}, json=body)
     assert ok.status_code == 200
+
+
+def test_every_response_names_its_correlation_id(gateway: RunningGateway) -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    responses = [
+        requests.post(chat_url(gateway), headers={"api-key": gateway.key}, json=body),
+        requests.post(
+            chat_url(gateway),
+            headers={"api-key": gateway.key},
+            json={**body, "stream": True},
+        ),
+        requests.post(chat_url(gateway), json=body),
+        requests.get(gateway.url + "/elsewhere"),
+    ]
+    ids = [r.headers["x-correlation-id"] for r in responses]
+    gateway.wait_rows("SELECT 1 FROM ApiManagementGatewayLogs", count=4)
+    logged = [
+        r["CorrelationId"]
+        for r in gateway.rows("SELECT CorrelationId FROM ApiManagementGatewayLogs")
+    ]
+    assert sorted(ids) == sorted(logged)
+    assert len(set(ids)) == 4

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+# Sent with every response so a caller can find its request in the log
+# (`tollhouse logs show ID`, the CorrelationId column).
+CORRELATION_ID = "x-correlation-id"
+
 HOP_BY_HOP = frozenset(
     {
         "connection",

@@ -11,6 +11,7 @@ becomes an APIM-shaped error response, and the log rows are written in a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -70,7 +71,8 @@ class Pipeline:
             exchange.error_kind = "gateway_error"
             exchange.error_message = type(exc).__name__
         finally:
-            self._log(exchange)
+            # Logged once the response is on its way, off the latency path.
+            asyncio.get_running_loop().call_soon(self._log, exchange)
         return response
 
     async def _run(
@@ -238,7 +240,10 @@ class Pipeline:
         payload = orjson.dumps(body)
         exchange.error_body = payload.decode()
         exchange.response_size = len(payload)
-        headers = {"Content-Type": "application/json; charset=utf-8"}
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            hdrs.CORRELATION_ID: exchange.correlation_id,
+        }
         if error.status == 401:
             headers["WWW-Authenticate"] = 'AzureApiManagementKey realm="gateway"'
         exchange.response_headers = list(headers.items())

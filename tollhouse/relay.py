@@ -25,7 +25,7 @@ from aiohttp import web
 
 from . import headers as hdrs
 from .decoding import StreamDecoder, can_decode, decode_body, make_decoder
-from .errors import BackendConnectionFailure, BackendTimeout
+from .errors import BackendConnectionFailure, BackendTimeout, GatewayError
 from .exchange import Exchange
 from .llm import (
     EventKind,
@@ -105,6 +105,7 @@ async def _relay_whole(
         _note_backend_error(exchange, response.status, text)
         body, headers = _without_secrets(runtime, body, text, headers)
 
+    headers.append((hdrs.CORRELATION_ID, exchange.correlation_id))
     exchange.status = response.status
     exchange.response_headers = headers
     exchange.response_size = len(body)
@@ -273,6 +274,7 @@ async def _relay_stream(
     client = web.StreamResponse(status=response.status, reason=response.reason or None)
     relay = _StreamRelay(exchange, response, client)
     headers = relay.client_headers(hdrs.client_response_headers(response.headers))
+    headers.append((hdrs.CORRELATION_ID, exchange.correlation_id))
     for name, value in headers:
         client.headers.add(name, value)
     exchange.status = response.status
@@ -292,6 +294,12 @@ async def _relay_stream(
         _client_gone(relay, None)
         response.abort()
         raise
+    except Exception:
+        # Headers are out: no error body can follow, so end the connection.
+        logger.exception("relaying the stream of %s failed", exchange.correlation_id)
+        exchange.error_kind = "gateway_error"
+        exchange.error = GatewayError("The gateway failed while relaying the stream.")
+        completed = False
     finally:
         exchange.backend_ended = time.perf_counter()
         _finish_llm(relay)
