@@ -231,6 +231,7 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def main() -> None:
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 

@@ -39,6 +39,8 @@ def summarize(rounds: Sequence[Round]) -> dict[str, Any]:
     }
     if rounds and "server_cpu_s" in rounds[0]:
         summary["cpu_ms"] = 1000 * sum(r["server_cpu_s"] for r in rounds) / requests
+        ticks = sum(r["server_cpu_ticks_s"] for r in rounds)
+        summary["cpu_ticks_ms"] = 1000 * ticks / requests
         threads: dict[str, float] = {}
         for r in rounds:
             for name, seconds in r["threads"].items():
@@ -91,19 +93,17 @@ def scenario_table(scenarios: dict[str, dict[str, Any]]) -> list[str]:
 def cpu_table(scenarios: dict[str, dict[str, Any]]) -> list[str]:
     """Markdown: where CPU went per request, by process and gateway thread."""
     lines = [
-        "| scenario | gateway total | gw event loop | gw log writer | gw other "
+        "| scenario | gateway total | gw event loop | gw log writer | gw libuv "
         "| mock (direct / via gw) | load client (direct / via gw) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, s in scenarios.items():
         d, g = s["direct"], s["gateway"]
-        threads = dict(g["thread_cpu_ms"])
-        loop = threads.pop("main", 0.0)
-        writer = threads.pop("tollhouse-log-w", 0.0)
-        other = sum(threads.values())
+        threads = g["thread_cpu_ms"]
         lines.append(
-            f"| {name} | {g['cpu_ms']:.3f} | {loop:.3f} | {writer:.3f} "
-            f"| {other:.3f} | {d['mock_cpu_ms']:.3f} / {g['mock_cpu_ms']:.3f} "
+            f"| {name} | {g['cpu_ms']:.3f} | {threads['loop']:.3f} "
+            f"| {threads['threads']:.3f} | {threads['libuv']:.3f} "
+            f"| {d['mock_cpu_ms']:.3f} / {g['mock_cpu_ms']:.3f} "
             f"| {d['client_cpu_ms']:.3f} / {g['client_cpu_ms']:.3f} |"
         )
     return lines
@@ -113,18 +113,19 @@ def targets_table(result: dict[str, Any]) -> list[str]:
     """Markdown: the issue's targets against this run's figures."""
     s = result["scenarios"]
     chat1, stream1 = s["chat c=1"], s["stream c=1"]
-    chat64, stream64 = s["chat c=64"], s["stream c=64"]
-    cpu = max(x["gateway"]["cpu_ms"] for x in s.values())
     checks = [
-        ("added latency p50 (chat c=1)", "< 0.8 ms", chat1["added"]["added_p50"], 0.8),
+        ("added latency p50, chat c=1", "< 0.8 ms", chat1["added"]["added_p50"], 0.8),
         (
-            "added TTFB p50 (stream c=1)",
+            "added TTFB p50, stream c=1",
             "< 0.5 ms",
             stream1["added"]["added_ttfb_p50"],
             0.5,
         ),
-        ("CPU per request (worst scenario)", "< 0.4 ms", cpu, 0.4),
-        ("memory, peak RSS", "< 120 MB", result["gateway"]["peak_rss_mb"], 120.0),
+        *(
+            (f"CPU per request, {name}", "< 0.4 ms", s[name]["gateway"]["cpu_ms"], 0.4)
+            for name in ("chat c=64", "stream c=64")
+        ),
+        ("peak RSS", "< 120 MB", result["gateway"]["peak_rss_mb"], 120.0),
         ("ready after spawn", "< 1.5 s", result["gateway"]["ready_s"], 1.5),
         ("lost log rows", "0", float(result["log"]["lost"]), 0.5),
     ]
@@ -132,8 +133,21 @@ def targets_table(result: dict[str, Any]) -> list[str]:
     for label, wanted, value, limit in checks:
         met = "yes" if value < limit else "**no**"
         lines.append(f"| {label} | {wanted} | {value:.3f} | {met} |")
-    for label, sc in (("chat c=64", chat64), ("stream c=64", stream64)):
-        rps = sc["gateway"]["rps"]
+    for name in ("chat c=64", "stream c=64"):
+        rps = s[name]["gateway"]["rps"]
         met = "yes" if rps >= 3000 else "**no**"
-        lines.append(f"| req/s, {label} | >= 3000 | {rps:.0f} | {met} |")
+        lines.append(f"| req/s, {name} | >= 3000 | {rps:.0f} | {met} |")
     return lines
+
+
+def capped(scenarios: dict[str, dict[str, Any]]) -> list[str]:
+    """Warnings for scenarios where the gateway ran near the direct rate.
+
+    Then the mock or the load client, not the gateway, may set the pace.
+    """
+    return [
+        f"WARNING: {name}: the gateway ran at {100 * s['added']['rps_ratio']:.0f} % "
+        "of the direct rate; its figures may be capped by the mock or the client."
+        for name, s in scenarios.items()
+        if s["concurrency"] > 1 and s["added"]["rps_ratio"] > 0.7
+    ]

@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,13 @@ from .procs import (
     HOST,
     LoadClient,
     Service,
+    busy_seconds,
     cpu_seconds,
     free_port,
     gateway_rows,
     log_counts,
     memory,
+    source_state,
     subscription_key,
     thread_cpu,
     tollhouse_command,
@@ -51,7 +54,7 @@ from .procs import (
 RESULTS = Path(__file__).resolve().parent / "results"
 PATH = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
 # A short conversation; the mock echoes the user's text, 8 characters per
-# streamed event, so a stream carries 25 events (about 13 KB).
+# streamed event, so a stream carries 22 events (11.7 KB).
 PROMPT = (
     "Summarize the trade-offs of putting an API gateway in front of a model "
     "endpoint: latency, logging, quotas and keys, in three short sentences."
@@ -86,51 +89,67 @@ def body(stream: bool) -> bytes:
 
 
 class Bench:
-    """One run: the processes, the rounds and what they measured."""
+    """One run: the mock, the gateway, the load generator and the rounds.
 
-    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+    The processes start here and stop when ``stack`` closes.  ``launcher``
+    is how the gateway's ``tollhouse`` is run (a profiler may wrap it).
+    """
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        workdir: Path,
+        stack: ExitStack,
+        launcher: list[str] | None = None,
+    ) -> None:
         self.args = args
+        self.launcher = launcher or tollhouse_command()
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = workdir / "data"
         self.config_path = workdir / "gateway.yaml"
         self.mock_port, self.gateway_port = free_port(), free_port()
-        pin = not args.no_pin and len(os.sched_getaffinity(0)) >= 2
+        self.gateway_sent = 0
         cpus = sorted(os.sched_getaffinity(0))
+        pin = not args.no_pin and len(cpus) >= 2
         # The gateway gets a core of its own; mock and client share the other.
         self.gateway_cpus = {cpus[-1]} if pin else None
         self.other_cpus = {cpus[0]} if pin else None
-        self.gateway_sent = 0
-        self.requests: dict[str, dict[bool, bytes]] = {}
 
-    # Processes ------------------------------------------------------------
-
-    def start(self) -> dict[str, Any]:
+        # The mock first, so that the gateway's start is timed alone.
         mock_cmd = [*tollhouse_command(), "mock-backend", "--port"]
         self.mock = Service(
             "mock",
             [*mock_cmd, str(self.mock_port)],
             self.mock_port,
-            self.workdir / "mock.log",
+            workdir / "mock.log",
             self.other_cpus,
         )
+        stack.callback(self.mock.stop)
         self.mock.wait_ready()
-        write_gateway_config(self.config_path, self.gateway_port, self.mock_port)
-        self.gateway = self._start_gateway()
-        ready = self.gateway.wait_ready()
-        key = subscription_key(self.data_dir)
-        for target, port, headers in (
-            ("direct", self.mock_port, {"api-key": "backend-key"}),
-            ("gateway", self.gateway_port, {"api-key": key}),
-        ):
-            self.requests[target] = {
-                s: build_request(HOST, port, PATH, body(s), headers)
-                for s in (False, True)
-            }
-        self.client = LoadClient(self.other_cpus)
-        return {"ready_s": ready, "rss_at_ready_mb": memory(self.gateway.pid)["rss"]}
 
-    def _start_gateway(self) -> Service:
-        command = [*tollhouse_command(), "serve", "--config", str(self.config_path)]
+        write_gateway_config(self.config_path, self.gateway_port, self.mock_port)
+        self.gateway = self.start_gateway()
+        stack.callback(lambda: self.gateway.stop())
+        self.ready_s = self.gateway.wait_ready()
+        self.rss_at_ready_mb = memory(self.gateway.pid)["rss"]
+
+        key = subscription_key(self.data_dir)
+        self.requests = {
+            target: {
+                stream: build_request(HOST, port, PATH, body(stream), headers)
+                for stream in (False, True)
+            }
+            for target, port, headers in (
+                ("direct", self.mock_port, {"api-key": "backend-key"}),
+                ("gateway", self.gateway_port, {"api-key": key}),
+            )
+        }
+        self.client = LoadClient(self.other_cpus)
+        stack.callback(self.client.close)
+
+    def start_gateway(self) -> Service:
+        command = [*self.launcher, "serve", "--config", str(self.config_path)]
         return Service(
             "gateway",
             [*command, "--data-dir", str(self.data_dir)],
@@ -139,20 +158,16 @@ class Bench:
             self.gateway_cpus,
         )
 
-    def stop(self) -> None:
-        for closer in ("client", "gateway", "mock"):
-            if hasattr(self, closer):
-                thing = getattr(self, closer)
-                thing.close() if closer == "client" else thing.stop()
-
     # Rounds ---------------------------------------------------------------
 
-    def round(self, target: str, stream: bool, concurrency: int, n: int) -> dict:
+    def round(
+        self, target: str, stream: bool, concurrency: int, n: int
+    ) -> dict[str, Any]:
         port = self.mock_port if target == "direct" else self.gateway_port
         gateway = target == "gateway"
-        mock_before = cpu_seconds(self.mock.pid)
+        mock_before = busy_seconds(self.mock.pid)
         if gateway:
-            cpu_before = cpu_seconds(self.gateway.pid)
+            ticks_before = cpu_seconds(self.gateway.pid)
             threads_before = thread_cpu(self.gateway.pid)
         result = self.client.round(
             host=HOST,
@@ -166,13 +181,14 @@ class Bench:
         if gateway:
             self.gateway_sent += sent
             result["log_lag_s"] = self._wait_for_rows()
-            result["server_cpu_s"] = cpu_seconds(self.gateway.pid) - cpu_before
+            ticks = cpu_seconds(self.gateway.pid) - ticks_before
             after = thread_cpu(self.gateway.pid)
             result["threads"] = {
-                name: seconds - threads_before.get(name, 0.0)
-                for name, seconds in after.items()
+                name: seconds - threads_before[name] for name, seconds in after.items()
             }
-        result["mock_cpu_s"] = cpu_seconds(self.mock.pid) - mock_before
+            result["server_cpu_s"] = sum(result["threads"].values())
+            result["server_cpu_ticks_s"] = ticks
+        result["mock_cpu_s"] = busy_seconds(self.mock.pid) - mock_before
         return result
 
     def _wait_for_rows(self) -> float:
@@ -236,7 +252,7 @@ def check_log(bench: Bench) -> dict[str, Any]:
 
 def restart_ready(bench: Bench) -> float:
     """Seconds to ready again on the same data directory (the store exists)."""
-    bench.gateway = bench._start_gateway()
+    bench.gateway = bench.start_gateway()
     try:
         return bench.gateway.wait_ready()
     finally:
@@ -246,9 +262,17 @@ def restart_ready(bench: Bench) -> float:
 # Running ------------------------------------------------------------------
 
 
-def measure(bench: Bench) -> dict[str, Any]:
+def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    gateway = bench.start()
+    with ExitStack() as stack:
+        bench = Bench(args, workdir, stack)
+        result = _measure(bench)
+    result["duration_s"] = time.perf_counter() - started
+    return result
+
+
+def _measure(bench: Bench) -> dict[str, Any]:
+    gateway = {"ready_s": bench.ready_s, "rss_at_ready_mb": bench.rss_at_ready_mb}
     bench.warm_up()
     gateway["rss_after_warmup_mb"] = memory(bench.gateway.pid)["rss"]
 
@@ -264,12 +288,12 @@ def measure(bench: Bench) -> dict[str, Any]:
     gateway["restart_ready_s"] = restart_ready(bench)
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "source": source_state(),
         "options": vars(bench.args),
         "pinned": bench.gateway_cpus is not None,
         "gateway": gateway,
         "scenarios": scenarios,
         "log": log,
-        "duration_s": time.perf_counter() - started,
     }
 
 
@@ -279,7 +303,10 @@ def render(result: dict[str, Any]) -> str:
         f"# bench.run {result['when']}, {result['options']['rounds']} rounds, "
         f"pinned={result['pinned']}, {result['duration_s']:.0f} s",
         "",
+        f"source: {result['source']}",
+        "",
         *report.scenario_table(result["scenarios"]),
+        *report.capped(result["scenarios"]),
         "",
         "CPU per request, ms:",
         "",
@@ -301,15 +328,19 @@ def render(result: dict[str, Any]) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
-        "--quick", action="store_true", help="2 rounds of 500 requests (< 1 min)."
+        "--quick", action="store_true", help="2 rounds of 1000 requests (< 1 min)."
     )
     parser.add_argument(
         "--requests",
         type=int,
         help="Requests per round at concurrency 64 (a quarter at 1); default "
-        "2000, 500 with --quick.",
+        "5000, 1000 with --quick.",
     )
     parser.add_argument(
         "--rounds", type=int, help="A/B rounds per scenario (default 6, quick 2)."
@@ -325,17 +356,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    args.requests = args.requests or (500 if args.quick else 2000)
+    args.requests = args.requests or (1000 if args.quick else 5000)
     args.rounds = args.rounds or (2 if args.quick else 6)
     workdir = Path(tempfile.mkdtemp(prefix="tollhouse-bench-"))
-    bench = Bench(args, workdir)
     try:
-        result = measure(bench)
+        result = measure(args, workdir)
     except BaseException:
         print(f"bench: failed; logs in {workdir}", file=sys.stderr)
-        bench.stop()
         raise
-    bench.stop()
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -347,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
 
     errors = sum(
-        s[t]["errors"] for s in result["scenarios"].values() for t in ("direct", "gateway")
+        s[t]["errors"]
+        for s in result["scenarios"].values()
+        for t in ("direct", "gateway")
     )
     if not result["log"]["ok"] or errors:
         print(
