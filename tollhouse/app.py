@@ -17,14 +17,12 @@ import os
 import signal
 import sqlite3
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
 
-from . import tokens
 from .config import (
     BackendConfig,
     GatewayConfig,
@@ -126,9 +124,6 @@ class Gateway:
         )
         self.server = web.Server(Pipeline(self._runtime).handle, access_log=None)
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
-        threading.Thread(
-            target=_warm_tokenizers, name="tokenizer-warmup", daemon=True
-        ).start()
 
     async def stop(self) -> None:
         """Drain logs and close everything `start` opened."""
@@ -207,14 +202,6 @@ class Gateway:
         self._mock_runner, port = await start_mock("127.0.0.1", 0)
         logger.info("built-in mock backend listening on 127.0.0.1:%d", port)
         return f"http://127.0.0.1:{port}"
-
-
-def _warm_tokenizers() -> None:
-    try:
-        tokens.preload("gpt-4o")
-        tokens.preload(None)
-    except Exception:
-        logger.exception("could not load the offline tokenizers")
 
 
 # Serving ------------------------------------------------------------------

@@ -9,6 +9,7 @@ slice of a JSON array of messages no larger than 32 KB.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -47,12 +48,27 @@ def iso_time(wall: float) -> str:
 
 
 def build_record(runtime: Runtime, exchange: Exchange) -> LogRecord:
-    """The rows one request leaves in the log."""
+    """The rows one request leaves in the log.
+
+    The gateway row is built now; the LLM rows (messages to serialise and
+    cut, tokens to estimate) are left to the writer thread, off the event
+    loop.  The exchange is finished by then and no longer changes.
+    """
     if exchange.client_disconnected:
         exchange.status = CLIENT_CLOSED_REQUEST
     gateway = _gateway_row(runtime, exchange)
-    llm = _llm_rows(runtime, exchange, gateway["TimeGenerated"])
-    return LogRecord(gateway=gateway, llm=llm)
+    size = exchange.request_size + exchange.response_size + 4096
+    if not _has_llm_rows(exchange):
+        return LogRecord(gateway=gateway, size=size)
+    return LogRecord(
+        gateway=gateway,
+        size=size,
+        complete=functools.partial(_complete_llm_rows, runtime, exchange),
+    )
+
+
+def _complete_llm_rows(runtime: Runtime, exchange: Exchange, record: LogRecord) -> None:
+    record.llm.extend(_llm_rows(runtime, exchange, record.gateway["TimeGenerated"]))
 
 
 # The gateway log ----------------------------------------------------------
@@ -169,11 +185,19 @@ def _diagnostics(exchange: Exchange) -> DiagnosticsConfig:
 # The LLM log --------------------------------------------------------------
 
 
+def _has_llm_rows(exchange: Exchange) -> bool:
+    route = exchange.route
+    return (
+        route is not None
+        and route.llm_kind is not None
+        and exchange.backend_status is not None
+        and isinstance(exchange.request_json, dict)
+    )
+
+
 def _llm_rows(runtime: Runtime, exchange: Exchange, when: str) -> list[dict[str, Any]]:
     route = exchange.route
-    if route is None or route.llm_kind is None or exchange.backend_status is None:
-        return []
-    if not isinstance(exchange.request_json, dict):
+    if route is None or route.llm_kind is None or not _has_llm_rows(exchange):
         return []
     result = exchange.llm or LlmResult(kind=route.llm_kind)
     usage = _usage(exchange, result)

@@ -57,6 +57,8 @@ class RuntimeBackend:
 
 def redact_url(url: str, extra: frozenset[str] = frozenset()) -> str:
     """``url`` with the values of credential-carrying query parameters removed."""
+    if "?" not in url:
+        return url
     parts = urlsplit(url)
     if not parts.query:
         return url

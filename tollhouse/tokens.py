@@ -8,7 +8,6 @@ estimate is marked as such in the LLM log (``TokenCountSource``).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from typing import Any, Protocol
@@ -30,9 +29,10 @@ _O200K_PREFIXES = (
 _PIECE_CHARS = 500_000
 _CUT_WINDOW = 2_000
 
-# Encodings take ~0.1 s to load; they are loaded once per process, under a lock
-# so that two first requests do not both pay for it.
+# Encodings take ~0.1 s and 35-135 MB to load: each is loaded on first use,
+# once per process, under a lock so that two first users do not both pay.
 _lock = threading.Lock()
+_loaded: dict[str, _Encoding] = {}
 
 
 class _Encoding(Protocol):
@@ -47,13 +47,16 @@ def encoding_name_for(model: str | None) -> str:
     return "cl100k_base"
 
 
-@functools.cache
 def _encoding(name: str) -> _Encoding:
-    import bpe_openai
+    encoding = _loaded.get(name)
+    if encoding is None:
+        with _lock:
+            encoding = _loaded.get(name)
+            if encoding is None:
+                import bpe_openai
 
-    with _lock:
-        encoding: _Encoding = bpe_openai.get_encoding(name)
-    logger.debug("loaded tokenizer %s", name)
+                encoding = _loaded[name] = bpe_openai.get_encoding(name)
+                logger.debug("loaded tokenizer %s", name)
     return encoding
 
 
@@ -85,8 +88,3 @@ def _pieces(text: str) -> list[str]:
         pieces.append(text[start:end])
         start = end
     return pieces
-
-
-def preload(model: str | None = None) -> None:
-    """Load the encoding for ``model`` now (used by a background warm-up)."""
-    _encoding(encoding_name_for(model))

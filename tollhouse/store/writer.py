@@ -74,12 +74,16 @@ class LogRecord:
     LLM rows without ``CorrelationId``, ``TimeGenerated`` or ``SequenceNumber``
     take the gateway row's id and time and their position in the list.
     ``size`` is the record's approximate size in bytes; 0 means "work it out".
+    ``complete``, if given, is work the caller leaves to the writer thread
+    (building costly rows off the request path): it is called once with the
+    record before the record is stored or spooled, and may fill in ``llm``.
     Once submitted, the record belongs to the writer: do not change it.
     """
 
     gateway: dict[str, Any]
     llm: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
+    complete: Callable[[LogRecord], None] | None = None
 
 
 class LogSink(Protocol):
@@ -463,6 +467,7 @@ class LogWriter:
     def _spool_records(self, records: Iterable[LogRecord]) -> None:
         lines: list[bytes] = []
         for record in records:
+            _finish(record)
             line = _encode(record)
             if line is None:
                 self._drop(1, "a record could not be serialised for the spool")
@@ -576,6 +581,7 @@ class LogWriter:
             return None
 
     def _checked(self, record: LogRecord) -> LogRecord | None:
+        _finish(record)
         gateway = self._clean_row(record.gateway, _GATEWAY_COLUMNS, "gateway")
         if not gateway.get("CorrelationId"):
             self._drop(1, "a gateway log row has no CorrelationId")
@@ -624,6 +630,19 @@ class LogWriter:
             table,
             ", ".join(unknown),
         )
+
+
+def _finish(record: LogRecord) -> None:
+    """Run the work the caller left for the writer thread, once."""
+    complete = record.complete
+    if complete is None:
+        return
+    record.complete = None
+    try:
+        complete(record)
+    except Exception:
+        # The gateway row still goes in; only the deferred rows are lost.
+        logger.exception("completing a log record failed")
 
 
 def _approximate_size(record: LogRecord) -> int:
