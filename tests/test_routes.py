@@ -18,6 +18,7 @@ from tests.support import (
 )
 from tollhouse.config import ApiConfig, ProductConfig, TimeoutsConfig
 from tollhouse.routing import Router
+from tollhouse.runtime import redact_url
 
 JSON = (("Content-Type", "application/json"),)
 CHAT = b'{"id":"c1","object":"chat.completion","model":"m","choices":[]}'
@@ -291,3 +292,25 @@ def test_openai_kind_backend_gets_model_in_body(
             assert response.status_code == 200
     assert [s.path_qs for s in backend.seen] == ["/v1/chat/completions"] * 2
     assert all(b'"model":"gemma-3-270m"' in s.body for s in backend.seen)
+
+
+@pytest.mark.parametrize(
+    ("url", "logged"),
+    [
+        ("http://h/p", "http://h/p"),
+        ("http://h/p?api-version=1", "http://h/p?api-version=1"),
+        (
+            "http://h/p?api-version=1&subscription-key=abc",
+            "http://h/p?api-version=1&subscription-key=REDACTED",
+        ),
+        ("http://h/p?API-KEY=abc#frag", "http://h/p?API-KEY=REDACTED#frag"),
+        ("http://h/p?sig=x&code=y&flag", "http://h/p?sig=REDACTED&code=REDACTED&flag"),
+        ("http://h/p?subscription%2Dkey=abc", "http://h/p?subscription%2Dkey=REDACTED"),
+        ("http://h/p?mykey=abc", "http://h/p?mykey=abc"),
+    ],
+)
+def test_redact_url(url: str, logged: str) -> None:
+    assert redact_url(url) == logged
+    assert redact_url("http://h/p?custom=1", frozenset({"custom"})) == (
+        "http://h/p?custom=REDACTED"
+    )

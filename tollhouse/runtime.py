@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus
 
 from aiohttp import web
 
@@ -57,17 +57,21 @@ class RuntimeBackend:
 
 def redact_url(url: str, extra: frozenset[str] = frozenset()) -> str:
     """``url`` with the values of credential-carrying query parameters removed."""
-    if "?" not in url:
+    base, question, rest = url.partition("?")
+    if not question:
         return url
-    parts = urlsplit(url)
-    if not parts.query:
+    query, hash_sign, fragment = rest.partition("#")
+    secret = _SECRET_QUERY | extra if extra else _SECRET_QUERY
+    items = query.split("&")
+    changed = False
+    for i, item in enumerate(items):
+        name, equals, _ = item.partition("=")
+        if equals and unquote_plus(name).lower() in secret:
+            items[i] = f"{name}=REDACTED"
+            changed = True
+    if not changed:
         return url
-    secret = _SECRET_QUERY | extra
-    pairs = []
-    for item in parts.query.split("&"):
-        name, sep, _ = item.partition("=")
-        pairs.append(f"{name}=REDACTED" if sep and name.lower() in secret else item)
-    return urlunsplit(parts._replace(query="&".join(pairs)))
+    return f"{base}?{'&'.join(items)}{hash_sign}{fragment}"
 
 
 @dataclass
