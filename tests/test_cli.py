@@ -16,8 +16,19 @@ import pytest
 import requests
 
 from tollhouse.cli import main
+from tollhouse.store.sqlite import connect
+from tollhouse.subscriptions import KeySecrets, SubscriptionStore
 
 LISTENING = re.compile(r"Tollhouse listening on http://127\.0\.0\.1:(\d+)")
+
+
+def initialise(data_dir: Path) -> Path:
+    """A data directory as a first `tollhouse serve` leaves it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conn = connect(data_dir / "tollhouse.db")
+    SubscriptionStore(conn, KeySecrets.load_or_create(data_dir)).ensure_master()
+    conn.close()
+    return data_dir
 
 
 def tollhouse(*args: str) -> subprocess.CompletedProcess[str]:
@@ -125,7 +136,7 @@ def test_serve_shows_the_master_key_once_and_drains_on_sigterm(
 
 
 def test_keys_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = ["--data-dir", str(tmp_path / "d")]
+    data = ["--data-dir", str(initialise(tmp_path / "d"))]
 
     assert (
         main(
@@ -175,19 +186,51 @@ def test_keys_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     [
         (["keys", "show", "nobody"], "no subscription with id 'nobody'"),
         (["keys", "create", "x", "--scope", "/everything"], "scope must be"),
+        (["keys", "create", "x", "--scope", "apis/azure-openai"], "scope must be"),
+        (["keys", "create", "x", "--scope", "/apis/"], "scope must be"),
+        (
+            ["keys", "create", "x", "--scope", "/apis/nope"],
+            "scope '/apis/nope' names no API of this gateway (known: azure-openai)",
+        ),
+        (
+            ["keys", "create", "x", "--scope", "/products/nope"],
+            "scope '/products/nope' names no product of this gateway (known: none)",
+        ),
+        (["keys", "create", ""], "a subscription id is 1 to 80 letters"),
+        (["keys", "create", "bad id"], "a subscription id is 1 to 80 letters"),
+        (["keys", "create", "master"], "subscription 'master' already exists"),
     ],
 )
 def test_keys_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    assert main([*args, "--data-dir", str(tmp_path)]) == 1
+    assert main([*args, "--data-dir", str(initialise(tmp_path))]) == 1
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action", [["list"], ["show", "master"], ["create", "x"]])
+def test_keys_need_an_existing_data_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: list[str]
+) -> None:
+    assert main(["keys", *action, "--data-dir", str(tmp_path / "none")]) == 1
+    assert "no Tollhouse data in" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+
+def test_cancelling_master_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(initialise(tmp_path / "d"))]
+    assert main(["keys", "cancel", "master", *data]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "master: cancelled\n"
+    assert "built-in all-access subscription is now cancelled" in captured.err
 
 
 def test_database_holds_no_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data_dir = tmp_path / "d"
+    data_dir = initialise(tmp_path / "d")
     assert main(["keys", "create", "team-b", "--data-dir", str(data_dir)]) == 0
     keys = capsys.readouterr().out.split()[1::2]
     assert main(["keys", "show", "master", "--data-dir", str(data_dir)]) == 0
@@ -300,3 +343,56 @@ def test_port_in_use_is_a_clear_error(served: Served, tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"tollhouse: cannot listen on 127.0.0.1:{served.port}:" in result.stderr
     assert "Traceback" not in result.stderr
+    assert "shown this once" not in result.stderr
+    assert not (tmp_path / "other").exists()
+
+
+def test_unset_backend_key_stops_before_anything_is_created(tmp_path: Path) -> None:
+    config = tmp_path / "creds.yaml"
+    config.write_text(
+        "backends: {b: {url: 'http://127.0.0.1:9',\n"
+        "               credentials: {type: header, env: TOLLHOUSE_TEST_UNSET}}}\n"
+        "apis: {a: {path: openai, backend: b}}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TOLLHOUSE_TEST_UNSET"}
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "tollhouse", "serve", "--config", str(config),
+            "--port", "0", "--data-dir", str(tmp_path / "d"),
+        ],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert (
+        f"configuration error: {config}: backends.b.credentials.env: environment "
+        "variable TOLLHOUSE_TEST_UNSET is empty or not set"
+    ) in result.stderr
+    assert "shown this once" not in result.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_data_directory_is_private(served: Served, tmp_path: Path) -> None:
+    assert oct((tmp_path / "data").stat().st_mode & 0o777) == "0o700"
+
+
+def test_mock_shorthand_url_serves_deployments(tmp_path: Path) -> None:
+    config = tmp_path / "mock.yaml"
+    config.write_text(
+        "mock_backend: true\n"
+        "backends: {m: {url: 'mock:'}}\n"
+        "apis: {azure-openai: {path: openai, backend: m}}\n"
+    )
+    running = start_serve(tmp_path / "d", "--config", str(config))
+    try:
+        key = tollhouse("keys", "show", "master", "--data-dir", str(tmp_path / "d"))
+        response = requests.post(
+            running.url + "/openai/deployments/any/chat/completions"
+            "?api-version=2024-10-21",
+            headers={"api-key": key.stdout.strip()},
+            json={"messages": [{"role": "user", "content": "through mock:"}]},
+        )
+        assert response.status_code == 200
+        assert response.json()["choices"][0]["message"]["content"] == "through mock:"
+    finally:
+        running.process.send_signal(signal.SIGTERM)
+        running.process.wait(30)

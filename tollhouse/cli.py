@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import logging
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,10 +194,27 @@ def _subscription_store(args: argparse.Namespace) -> Any:
 
     config = load_gateway_config(args)
     data_dir = Path(config.data_dir)
+    if not config.database_path.exists() or not (data_dir / "secrets.json").exists():
+        # Creating one here would hand out keys no running gateway knows.
+        raise TollhouseError(
+            f"no Tollhouse data in {data_dir}: start `tollhouse serve` there first, "
+            "or point at its data with --data-dir or --config"
+        )
     conn = connect(config.database_path)
     store = SubscriptionStore(conn, KeySecrets.load_or_create(data_dir))
-    store.ensure_master()
     return store
+
+
+def _check_scope_target(args: argparse.Namespace, scope: str) -> None:
+    config = load_gateway_config(args)
+    kind, _, target = scope.strip("/").partition("/")
+    known: Mapping[str, object] = config.apis if kind == "apis" else config.products
+    if target and target not in known:
+        names = ", ".join(sorted(known)) or "none"
+        what = "API" if kind == "apis" else "product"
+        raise TollhouseError(
+            f"scope {scope!r} names no {what} of this gateway (known: {names})"
+        )
 
 
 def _keys_list(args: argparse.Namespace) -> int:
@@ -209,6 +226,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 def _keys_create(args: argparse.Namespace) -> int:
     store = _subscription_store(args)
+    _check_scope_target(args, args.scope)
     sub = store.create(args.id, args.name or args.id, args.scope)
     print(f"primary:   {store.key(sub.id, 'primary')}")
     print(f"secondary: {store.key(sub.id, 'secondary')}")
@@ -231,6 +249,12 @@ def _keys_state(args: argparse.Namespace) -> int:
     store = _subscription_store(args)
     sub = store.set_state(args.id, args.state)
     print(f"{sub.id}: {sub.state}")
+    if sub.id == "master" and sub.state != "active":
+        print(
+            "tollhouse: note: the built-in all-access subscription is now "
+            f"{sub.state}; its keys are refused until `tollhouse keys activate master`",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -51,6 +51,11 @@ class ListenerConfig:
     region: str = setting(
         "local", help="Written to the Region column, like APIM's gateway region."
     )
+    shutdown_timeout: float = setting(
+        30.0,
+        help="Seconds a stopping gateway waits for requests in flight before "
+        "it cuts them off (a second SIGTERM/SIGINT cuts them off at once).",
+    )
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ class BackendConfig:
     stream_usage: Literal["auto", "always", "never"] = setting(
         "auto",
         help="Ask for usage in streams (`stream_options.include_usage`) when the "
-        "client did not: `auto` does so where the api-version accepts it.",
+        "client did not: `auto` does so where the api-version accepts it, "
+        "`always` everywhere, `never` nowhere.",
     )
     max_connections: int = setting(
         256, help="Pooled keep-alive connections to this backend."
@@ -254,7 +260,8 @@ class GatewayConfig:
     mock_backend: bool = setting(
         False,
         help="Run the built-in mock backend in-process; a backend whose url is "
-        "`mock:` points at it.",
+        "`mock:` points at it (`mock:` alone means `/openai` for `azure-openai` "
+        "backends and `/v1` for `openai` ones).",
     )
     source: str = field(default="", compare=False, metadata={"internal": True})
 
@@ -290,21 +297,40 @@ def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     """Read and validate a YAML configuration file."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as stream:
+            document = yaml.load(stream, Loader=_StrictLoader)
     except OSError as exc:
         raise ConfigError(
             f"cannot read the file: {exc.strerror}", source=source
         ) from exc
-    try:
-        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", source=source) from exc
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=source, path=exc.path) from None
     if document is None:
         document = {}
     built: GatewayConfig = _build(GatewayConfig, document, "", source)
     config = dataclasses.replace(built, source=source)
     validate(config)
     return config
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise ConfigError(
+                    f"{key!r} is given twice in one mapping "
+                    f"(line {mark.line + 1}, column {mark.column + 1})",
+                    path=str(key),
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _build(cls: type[Any], data: Any, path: str, source: str) -> Any:
@@ -437,6 +463,8 @@ def validate(config: GatewayConfig) -> None:
                 path=f"apis.{name}.diagnostics.sampling_percentage",
             )
     _check_paths_unique(config)
+    _check_openai_routes(config)
+    _check_numbers(config)
     for name, backend in config.backends.items():
         _check_backend(config, name, backend)
     for name, product in config.products.items():
@@ -469,10 +497,49 @@ def _check_paths_unique(config: GatewayConfig) -> None:
         seen[key] = name
 
 
+def _check_openai_routes(config: GatewayConfig) -> None:
+    serving = [
+        name
+        for name, api in config.apis.items()
+        if api.template == AZURE_OPENAI_TEMPLATE and api.openai_routes
+    ]
+    if len(serving) > 1:
+        raise ConfigError(
+            f"APIs {', '.join(map(repr, serving))} would all serve the root /v1 "
+            "routes; set `openai_routes: false` on all but one",
+            source=config.source,
+            path=f"apis.{serving[1]}.openai_routes",
+        )
+
+
+def _check_numbers(config: GatewayConfig) -> None:
+    checks: list[tuple[str, float]] = [
+        ("listener.max_request_bytes", config.listener.max_request_bytes),
+        ("listener.shutdown_timeout", config.listener.shutdown_timeout + 1e-9),
+    ]
+    for name, backend in config.backends.items():
+        timeouts = backend.timeouts
+        for key in ("connect", "first_byte", "idle", "total", "keepalive"):
+            checks.append((f"backends.{name}.timeouts.{key}", getattr(timeouts, key)))
+        checks.append((f"backends.{name}.max_connections", backend.max_connections))
+    for name, api in config.apis.items():
+        cap = api.diagnostics.max_message_bytes
+        checks.append((f"apis.{name}.diagnostics.max_message_bytes", cap))
+    for path, value in checks:
+        if value <= 0:
+            raise ConfigError("must be greater than 0", source=config.source, path=path)
+
+
 def _check_backend(config: GatewayConfig, name: str, backend: BackendConfig) -> None:
     where = f"backends.{name}"
     url = backend.url
     if url.startswith("mock:"):
+        if url[len("mock:") :][:1] not in ("", "/"):
+            raise ConfigError(
+                f"a mock URL is `mock:` or `mock:/PATH`, got {url!r}",
+                source=config.source,
+                path=f"{where}.url",
+            )
         if not config.mock_backend:
             raise ConfigError(
                 "a `mock:` url needs `mock_backend: true`",

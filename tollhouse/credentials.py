@@ -134,28 +134,31 @@ def backend_auth(
     named_values: Mapping[str, str],
     environ: Mapping[str, str],
     credential: AsyncTokenCredential | None = None,
+    *,
+    source: str = "",
 ) -> BackendAuth:
     """Build the authentication for one backend from its configuration."""
     creds: CredentialsConfig = backend.credentials
     if creds.type == "header":
-        return HeaderAuth(creds.header, _header_key(name, creds, named_values, environ))
+        key = _header_key(creds, named_values, environ)
+        if not key.strip():
+            what = f"environment variable {creds.env}" if creds.env else "the value"
+            raise ConfigError(
+                f"{what} is empty or not set: the backend key would be blank",
+                source=source,
+                path=f"backends.{name}.credentials.{'env' if creds.env else 'value'}",
+            )
+        return HeaderAuth(creds.header, key)
     if creds.type == "entra":
         return EntraAuth(credential or default_credential(creds.client_id), creds.scope)
     return NoAuth()
 
 
 def _header_key(
-    name: str,
     creds: CredentialsConfig,
     named_values: Mapping[str, str],
     environ: Mapping[str, str],
 ) -> str:
     if creds.env is not None:
-        key = environ.get(creds.env)
-        if not key:
-            raise ConfigError(
-                f"environment variable {creds.env} is not set",
-                path=f"backends.{name}.credentials.env",
-            )
-        return key
+        return environ.get(creds.env, "")
     return substitute(creds.value or "", named_values)

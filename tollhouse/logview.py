@@ -25,11 +25,15 @@ from .store.sqlite import connect
 logger = logging.getLogger(__name__)
 
 _FOLLOW_PAGE = 1000
+_HEADER = (
+    f"{'TIME':<27} {'ID':<8} {'ST':>3} {'SUBSCRIPTION':<16} {'DEPLOYMENT':<20} "
+    f"{'TOKENS P/C/T':>15} {'TIME':>8} REQUEST"
+)
 
 _SELECT_LINES = """
-SELECT g.rowid AS id, g.TimeGenerated, g.ResponseCode, g.ApimSubscriptionId,
-       coalesce(g.DeploymentName, u.DeploymentName) AS Deployment,
-       g.TotalTime, g.Method, g.Url,
+SELECT g.rowid AS id, g.TimeGenerated, g.CorrelationId, g.ResponseCode,
+       g.ApimSubscriptionId, coalesce(g.DeploymentName, u.DeploymentName) AS Deployment,
+       g.TotalTime, g.Method, g.Url, g.ErrorKind, g.IsRequestSuccess,
        u.PromptTokens, u.CompletionTokens, u.TotalTokens, u.TokenCountSource
 FROM ApiManagementGatewayLogs AS g
 LEFT JOIN ApiManagementGatewayLlmLog AS u
@@ -64,16 +68,20 @@ def tail(
 ) -> None:
     """Print the last ``last`` requests, one line each, then follow new ones.
 
-    A line holds the time, status, subscription, deployment, tokens
-    (prompt/completion/total, ``~`` when estimated), total time and the
-    method and path.  With ``follow``, requests are printed as they are
-    committed, checked every ``interval`` seconds, until ``stop`` is set
-    (or forever).  Raises `StoreError` if the store cannot be read.
+    A line holds the time, the first 8 characters of the correlation id
+    (enough for `show`), status, subscription, deployment, tokens
+    (prompt/completion/total, ``~`` when estimated), total time, the method
+    and path, and the error kind of a request that failed after its status
+    was sent (a stream the backend broke off, say).  With ``follow``,
+    requests are printed as they are committed, checked every ``interval``
+    seconds, until ``stop`` is set (or forever).  Raises `StoreError` if the
+    store cannot be read.
     """
     conn = connect(db_path, readonly=True)
     try:
         newest = _newest_id(conn)
         rows = _fetch(conn, _LAST_LINES, (newest, max(last, 0)))
+        out.write(_HEADER + "\n")
         _print_lines(reversed(rows), out)
 
         while follow and not _wait(stop, interval):
@@ -85,12 +93,16 @@ def tail(
 def show(db_path: Path, correlation_id: str, *, out: TextIO) -> bool:
     """Print one request in full: fields, headers, usage, prompt, completion.
 
+    ``correlation_id`` may be the start of an id (as `tail` prints it) when
+    only one request's id starts so; an ambiguous start raises `StoreError`.
+
     The prompt and the completion are put back together from their LLM log
     pieces and printed message by message.  Returns False, printing
     nothing, if the store holds no request with ``correlation_id``.
     """
     conn = connect(db_path, readonly=True)
     try:
+        correlation_id = _full_id(conn, correlation_id)
         request = _fetch(
             conn,
             "SELECT * FROM ApiManagementGatewayLogs WHERE CorrelationId = ?",
@@ -115,6 +127,26 @@ def show(db_path: Path, correlation_id: str, *, out: TextIO) -> bool:
     for title, column in zip(("Prompt", "Completion"), _MESSAGE_COLUMNS, strict=True):
         _print_messages(title, llm_rows, column, out)
     return True
+
+
+def _full_id(conn: sqlite3.Connection, given: str) -> str:
+    exact = _fetch(
+        conn, "SELECT 1 FROM ApiManagementGatewayLogs WHERE CorrelationId = ?", (given,)
+    )
+    if exact or not given:
+        return given
+    escaped = given.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    matches = _fetch(
+        conn,
+        "SELECT CorrelationId FROM ApiManagementGatewayLogs "
+        "WHERE CorrelationId LIKE ? ESCAPE '\\' LIMIT 2",
+        (escaped + "%",),
+    )
+    if len(matches) > 1:
+        raise StoreError(
+            f"more than one request's correlation id starts with {given!r}"
+        )
+    return str(matches[0][0]) if matches else given
 
 
 # -- tail ---------------------------------------------------------------------
@@ -145,8 +177,10 @@ def _print_lines(rows: Iterable[sqlite3.Row], out: TextIO) -> None:
 def _line(row: sqlite3.Row) -> str:
     status = _or_dash(row["ResponseCode"])
     latency = "-" if row["TotalTime"] is None else f"{row['TotalTime']:.0f}ms"
+    error = row["ErrorKind"] if row["IsRequestSuccess"] == 0 else None
     fields = (
         _or_dash(row["TimeGenerated"]),
+        f"{_or_dash(row['CorrelationId'])[:8]:<8}",
         f"{status:>3}",
         f"{_or_dash(row['ApimSubscriptionId']):<16}",
         f"{_or_dash(row['Deployment']):<20}",
@@ -155,7 +189,8 @@ def _line(row: sqlite3.Row) -> str:
         _or_dash(row["Method"]),
         _path(row["Url"]),
     )
-    return " ".join(_one_line(field) for field in fields)
+    line = " ".join(_one_line(field) for field in fields)
+    return f"{line} [{_one_line(error)}]" if error else line
 
 
 def _tokens(row: sqlite3.Row) -> str:

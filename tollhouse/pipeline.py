@@ -55,8 +55,33 @@ class Pipeline:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no request is in flight."""
+        await self._idle.wait()
+
+    def cancel_in_flight(self) -> int:
+        """Cut off every request in flight (a stopping gateway's last resort)."""
+        for task in self._in_flight:
+            task.cancel()
+        return len(self._in_flight)
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+            self._idle.clear()
+        try:
+            return await self._handle(request)
+        finally:
+            self._in_flight.discard(task)
+            if not self._in_flight:
+                self._idle.set()
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         exchange = _new_exchange(request, self.runtime)
         response: web.StreamResponse | None = None
         try:
@@ -70,6 +95,9 @@ class Pipeline:
             response = self._error_response(exchange, GatewayError())
             exchange.error_kind = "gateway_error"
             exchange.error_message = type(exc).__name__
+        except asyncio.CancelledError:
+            _note_cancelled(exchange, self.runtime.lifecycle.stopping)
+            raise
         finally:
             # Logged once the response is on its way, off the latency path.
             asyncio.get_running_loop().call_soon(self._log, exchange)
@@ -98,6 +126,8 @@ class Pipeline:
     def _authorize(
         self, request: web.BaseRequest, exchange: Exchange, route: Route
     ) -> None:
+        # Until the body is read, its declared size is what the log can say.
+        exchange.request_size = request.content_length or 0
         api = route.api
         exchange.key_header = _key_header(api)
         found = _presented_keys(
@@ -148,6 +178,9 @@ class Pipeline:
         if route.shape == "deployment":
             exchange.api_version = _api_version(request.query, route.api)
             exchange.deployment = route.deployment
+        elif "api-version" in request.query:
+            # /openai/responses and friends: optional, but logged when given.
+            exchange.api_version = _api_version(request.query, route.api)
         if route.llm_kind is None or request.method != "POST":
             return
         exchange.request_json = _parse_json(body)
@@ -266,6 +299,19 @@ class Pipeline:
             exchange.elapsed_ms(),
             extra={"correlation_id": exchange.correlation_id},
         )
+
+
+def _note_cancelled(exchange: Exchange, stopping: bool) -> None:
+    """A request cut off before its response was complete."""
+    if exchange.error is not None or exchange.client_disconnected:
+        return  # the relay has said why already
+    if not exchange.status:
+        exchange.status = 503
+    exchange.error_kind = "gateway_shutdown" if stopping else "cancelled"
+    exchange.error = GatewayError(
+        "The gateway stopped before the response was complete.",
+        reason="GatewayShutdown" if stopping else "Cancelled",
+    )
 
 
 def _new_exchange(request: web.BaseRequest, runtime: Runtime) -> Exchange:

@@ -113,12 +113,25 @@ def _gateway_row(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
         "BackendRequestId": exchange.backend_request_id,
         "BackendRegion": exchange.backend_region,
         "SubscriptionKeySource": exchange.key_source,
-        "ErrorKind": exchange.error_kind,
+        "ErrorKind": exchange.error_kind or _error_kind(exchange),
         "ClientDisconnected": int(exchange.client_disconnected),
         "TimeToFirstByte": _span_ms(exchange.started, exchange.first_byte),
     }
     row.update(_error_columns(runtime, exchange))
     return row
+
+
+_BACKEND_ERROR_KINDS = {
+    "BackendConnectionFailure": "upstream_unreachable",
+    "BackendAuthenticationFailure": "upstream_auth_failed",
+    "Timeout": "upstream_timeout",
+}
+
+
+def _error_kind(exchange: Exchange) -> str | None:
+    """The ErrorKind of a request the backend never answered."""
+    error = exchange.error
+    return _BACKEND_ERROR_KINDS.get(error.reason) if error is not None else None
 
 
 def _error_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:

@@ -292,7 +292,15 @@ async def _relay_stream(
         response.abort()
         completed = True
     except asyncio.CancelledError:
-        _client_gone(relay, None)
+        if runtime.lifecycle.stopping:
+            # The gateway cut the stream off on its way down, not the client.
+            logger.warning("request %s cut off by shutdown", exchange.correlation_id)
+            exchange.error_kind = "gateway_shutdown"
+            exchange.error = GatewayError(
+                "The gateway stopped before the stream ended.", reason="GatewayShutdown"
+            )
+        else:
+            _client_gone(relay, None)
         response.abort()
         raise
     except Exception:

@@ -75,6 +75,13 @@ def redact_url(url: str, extra: frozenset[str] = frozenset()) -> str:
 
 
 @dataclass
+class Lifecycle:
+    """The one thing about the runtime that changes after start: stopping."""
+
+    stopping: bool = False
+
+
+@dataclass
 class Runtime:
     """Everything a request needs, shared by all requests."""
 
@@ -87,6 +94,7 @@ class Runtime:
     product_apis: dict[str, tuple[str, ...]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     key_query_names: frozenset[str] = frozenset()
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def loggable_request_url(self, request: web.BaseRequest) -> str:
         url = f"{request.scheme}://{request.host}{request.raw_path}"

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import time
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 MASTER_ID = "master"
 MASTER_NAME = "Built-in all-access subscription"
 ALL_APIS = "/apis"
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,79}")
 
 State = Literal["active", "suspended", "cancelled", "expired", "rejected", "submitted"]
 STATES: tuple[State, ...] = (
@@ -151,6 +153,7 @@ class SubscriptionStore:
     def create(
         self, subscription_id: str, display_name: str, scope: str
     ) -> Subscription:
+        _check_id(subscription_id)
         _check_scope(scope)
         if self.get(subscription_id) is not None:
             raise SubscriptionError(f"subscription {subscription_id!r} already exists")
@@ -222,11 +225,20 @@ class SubscriptionStore:
         )
 
 
+def _check_id(subscription_id: str) -> None:
+    if not _ID.fullmatch(subscription_id):
+        raise SubscriptionError(
+            "a subscription id is 1 to 80 letters, digits, '.', '_', '-' or '~', "
+            f"starting with a letter or digit; got {subscription_id!r}"
+        )
+
+
 def _check_scope(scope: str) -> None:
     if scope == ALL_APIS:
         return
-    kind, _, target = scope.strip("/").partition("/")
-    if kind not in ("apis", "products") or not target or "/" in target:
+    kind, _, target = scope[1:].partition("/")
+    well_formed = scope.startswith("/") and _ID.fullmatch(target) is not None
+    if kind not in ("apis", "products") or not well_formed:
         raise SubscriptionError(
             f"scope must be /apis, /apis/API-ID or /products/PRODUCT-ID, got {scope!r}"
         )
