@@ -323,8 +323,12 @@ def _add_mock(commands: Any) -> None:
     mock = commands.add_parser(
         "mock-backend",
         help="Run the built-in mock OpenAI / Azure OpenAI backend.",
-        description="Run the built-in mock backend. Fault modes are chosen per "
-        "request with x-mock-* headers (see the module docs).",
+        description="Run the built-in mock backend: Azure OpenAI and OpenAI "
+        "routes for chat completions, completions, responses, embeddings, images "
+        "and audio, echoing the last user message with realistic usage. Fault "
+        "modes are chosen per request with the x-mock-* headers below.",
+        epilog=_mock_headers_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     mock.add_argument("--host", default="127.0.0.1", help="Listen address (127.0.0.1).")
     mock.add_argument("--port", type=int, default=8000, help="Listen port (8000).")
@@ -341,6 +345,15 @@ def _add_mock(commands: Any) -> None:
         "--chunk-chars", type=int, default=8, help="Characters per streamed delta (8)."
     )
     mock.set_defaults(run=_run_mock)
+
+
+def _mock_headers_help() -> str:
+    from . import mock_backend
+
+    doc = mock_backend.__doc__ or ""
+    start = doc.find("Request headers that steer one request")
+    end = doc.find("Response headers on every answer")
+    return doc[start:end].replace("``", "").rstrip() if start >= 0 else ""
 
 
 def _run_mock(args: argparse.Namespace) -> int:
