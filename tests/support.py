@@ -404,6 +404,30 @@ def default_config(data_dir: Path) -> GatewayConfig:
     return embedded_default(str(data_dir))
 
 
+# Shared by the case tests -------------------------------------------------
+
+AZURE_CHAT = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+V1_CHAT = "/v1/chat/completions"
+V1_COMPLETIONS = "/v1/completions"
+V1_RESPONSES = "/v1/responses"
+
+
+def without_event(stream: bytes, marker: bytes) -> bytes:
+    """``stream`` less the one event that contains ``marker``."""
+    events = per_event(stream)
+    kept = [event for event in events if marker not in event]
+    assert len(kept) == len(events) - 1
+    return b"".join(kept)
+
+
+def completion(gw: RunningGateway, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ResponseMessages of ``row``'s request, reassembled."""
+    messages: list[dict[str, Any]] = gw.messages(
+        row["CorrelationId"], "ResponseMessages"
+    )
+    return messages
+
+
 __all__ = [
     "DATA",
     "DeploymentConfig",

@@ -17,39 +17,25 @@ from openai import AzureOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.support import (
+    AZURE_CHAT,
     DATA,
+    V1_CHAT,
+    V1_RESPONSES,
     Reply,
     RunningGateway,
     ScriptedBackend,
     case_bytes,
     case_chunks,
+    completion,
     per_event,
     pick,
+    without_event,
 )
 from tollhouse.llm.chat import ChatStream
 
 Start = Callable[..., RunningGateway]
 
-AZURE_CHAT = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
-V1_CHAT = "/v1/chat/completions"
-V1_RESPONSES = "/v1/responses"
 SAY_HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
-
-
-def without_event(stream: bytes, marker: bytes) -> bytes:
-    """``stream`` less the one event that contains ``marker``."""
-    events = per_event(stream)
-    kept = [event for event in events if marker not in event]
-    assert len(kept) == len(events) - 1
-    return b"".join(kept)
-
-
-def completion(gw: RunningGateway, row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ResponseMessages of ``row``'s request, reassembled."""
-    messages: list[dict[str, Any]] = gw.messages(
-        row["CorrelationId"], "ResponseMessages"
-    )
-    return messages
 
 
 # Tool calls and choices: B13, B15, B16, B17 ---------------------------------
