@@ -33,11 +33,12 @@ from .config import (
 )
 from .credentials import AsyncTokenCredential, BackendAuth, backend_auth
 from .errors import TollhouseError
-from .pipeline import Pipeline
+from .listener import Server, malformed_row
+from .pipeline import Pipeline, key_header
 from .routing import Router
 from .runtime import Runtime, RuntimeBackend
 from .store.sqlite import SqliteSink, connect
-from .store.writer import LogWriter
+from .store.writer import LogRecord, LogWriter
 from .subscriptions import MASTER_ID, KeyIndex, KeySecrets, SubscriptionStore
 from .transport import AiohttpTransport, Transport
 
@@ -71,7 +72,7 @@ class Gateway:
         self._subscriptions: SubscriptionStore | None = None
         self._mock_runner: web.AppRunner | None = None
         self._refresher: asyncio.Task[None] | None = None
-        self.server: web.Server | None = None
+        self.server: Server | None = None
         self.pipeline: Pipeline | None = None
 
     @property
@@ -127,9 +128,14 @@ class Gateway:
             key_query_names=frozenset(
                 api.subscription_key.query.lower() for api in config.apis.values()
             ),
+            key_header_names=frozenset(
+                key_header(api).lower() for api in config.apis.values()
+            ),
         )
         self.pipeline = Pipeline(self._runtime)
-        self.server = web.Server(self.pipeline.handle, access_log=None)
+        self.server = Server(
+            self.pipeline.handle, access_log=None, on_malformed=self._log_malformed
+        )
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
 
     async def stop(self) -> None:
@@ -147,6 +153,11 @@ class Gateway:
             await self._mock_runner.cleanup()
         if self._settings is not None:
             self._settings.close()
+
+    def _log_malformed(self, remote: str, status: int, reason: str) -> None:
+        region = self.config.listener.region
+        row = malformed_row(remote, status, reason, region)
+        self.runtime.writer.submit(LogRecord(gateway=row))
 
     # Start-up steps -------------------------------------------------------
 

@@ -147,6 +147,11 @@ class BackendConfig:
     max_connections: int = setting(
         256, help="Pooled keep-alive connections to this backend."
     )
+    max_response_bytes: int = setting(
+        64 * 2**20,
+        help="Largest response body relayed whole (not streamed); a larger "
+        "one ends the request with 500.",
+    )
 
 
 @dataclass(frozen=True)
@@ -522,6 +527,9 @@ def _check_numbers(config: GatewayConfig) -> None:
         for key in ("connect", "first_byte", "idle", "total", "keepalive"):
             checks.append((f"backends.{name}.timeouts.{key}", getattr(timeouts, key)))
         checks.append((f"backends.{name}.max_connections", backend.max_connections))
+        checks.append(
+            (f"backends.{name}.max_response_bytes", backend.max_response_bytes)
+        )
     for name, api in config.apis.items():
         cap = api.diagnostics.max_message_bytes
         checks.append((f"apis.{name}.diagnostics.max_message_bytes", cap))

@@ -27,17 +27,27 @@ class StreamDecoder(Protocol):
     def flush(self) -> bytes: ...
 
 
+def _too_large() -> None:
+    logger.warning(
+        "a compressed backend body decodes to more than %d bytes: the rest is "
+        "not decoded",
+        MAX_DECODED,
+    )
+
+
 class _ZlibDecoder:
     def __init__(self, wbits: int, *, quiet: bool = False) -> None:
         self._decoder = zlib.decompressobj(wbits)
         self._quiet = quiet
+        self._left = MAX_DECODED
         self.failed = False
 
     def feed(self, data: bytes) -> bytes:
         if self.failed:
             return b""
         try:
-            return self._decoder.decompress(data)
+            # Never more than the budget: a small bomb must not inflate.
+            out = self._decoder.decompress(data, self._left + 1)
         except zlib.error:
             self.failed = True
             if not self._quiet:
@@ -45,6 +55,12 @@ class _ZlibDecoder:
                     "a compressed backend body could not be decoded for the log"
                 )
             return b""
+        if len(out) > self._left or self._decoder.unconsumed_tail:
+            self.failed = True
+            _too_large()
+            return b""
+        self._left -= len(out)
+        return out
 
     def flush(self) -> bytes:
         return b"" if self.failed else self._decoder.flush()
@@ -81,17 +97,24 @@ class _DeflateDecoder:
 class _BrotliDecoder:
     def __init__(self) -> None:
         self._decoder = brotli.Decompressor()
+        self._left = MAX_DECODED
         self._failed = False
 
     def feed(self, data: bytes) -> bytes:
         if self._failed:
             return b""
         try:
-            return bytes(self._decoder.process(data))
+            out = bytes(self._decoder.process(data, output_buffer_limit=self._left + 1))
         except brotli.error:
             self._failed = True
             logger.warning("a brotli backend body could not be decoded for the log")
             return b""
+        if len(out) > self._left:
+            self._failed = True
+            _too_large()
+            return b""
+        self._left -= len(out)
+        return out
 
     def flush(self) -> bytes:
         return b""

@@ -12,6 +12,7 @@
         │   └── InvalidSubscriptionKey
         ├── NotFound                404
         ├── PayloadTooLarge         413
+        ├── ClientClosedRequest     499, the client left before its request ended
         └── BackendError            5xx, the backend could not be reached or was slow
             ├── BackendConnectionFailure
             └── BackendTimeout
@@ -123,6 +124,13 @@ class PayloadTooLarge(GatewayError):
     reason = "RequestEntityTooLarge"
     source = "request"
     default_message = "The request body is larger than this gateway accepts."
+
+
+class ClientClosedRequest(GatewayError):
+    status = 499
+    reason = "ClientConnectionFailure"
+    source = "client"
+    default_message = "The client closed the connection."
 
 
 class BackendError(GatewayError):

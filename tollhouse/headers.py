@@ -53,6 +53,8 @@ _REQUEST_DROP = HOP_BY_HOP | {
     "x-api-key",
     "cookie",
     "expect",
+    # aiohttp has already decoded a compressed request body.
+    "content-encoding",
 }
 
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length", "set-cookie"}
@@ -67,10 +69,14 @@ def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
 
 
 def backend_request_headers(
-    client_headers: Sequence[tuple[str, str]], key_header: str
+    client_headers: Sequence[tuple[str, str]], key_headers: frozenset[str]
 ) -> list[tuple[str, str]]:
-    """The client's headers as sent on to the backend, credentials removed."""
-    drop = _REQUEST_DROP | _connection_tokens(client_headers) | {key_header.lower()}
+    """The client's headers as sent on to the backend, credentials removed.
+
+    ``key_headers`` are the subscription-key headers of every API (lower
+    case): a key meant for one API must not reach another's backend either.
+    """
+    drop = _REQUEST_DROP | _connection_tokens(client_headers) | key_headers
     kept = [(n, v) for n, v in client_headers if n.lower() not in drop]
     # Bodies must stay readable for the log; the client still gets what the
     # backend sends if it compresses anyway.
@@ -87,14 +93,10 @@ def client_response_headers(
 
 
 def loggable(
-    headers: Iterable[tuple[str, str]], extra_secret: str | None = None
+    headers: Iterable[tuple[str, str]], key_headers: frozenset[str] = frozenset()
 ) -> dict[str, str]:
     """Headers for the gateway log: credentials left out, repeats joined."""
-    secret = (
-        SECRET_HEADERS
-        if extra_secret is None
-        else SECRET_HEADERS | {extra_secret.lower()}
-    )
+    secret = SECRET_HEADERS | key_headers if key_headers else SECRET_HEADERS
     logged: dict[str, str] = {}
     for name, value in headers:
         lower = name.lower()

@@ -19,13 +19,15 @@ from typing import Any
 from urllib.parse import quote, unquote_plus
 
 import orjson
-from aiohttp import web
+from aiohttp import ClientError, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict
 
 from . import headers as hdrs
 from .config import AZURE_OPENAI_TEMPLATE, ApiConfig
 from .errors import (
     BadRequest,
+    ClientClosedRequest,
     GatewayError,
     InvalidRequestBody,
     InvalidSubscriptionKey,
@@ -107,6 +109,7 @@ class Pipeline:
         self, request: web.BaseRequest, exchange: Exchange
     ) -> web.StreamResponse:
         # Which API and operation, and who is calling.
+        _check_path(request.raw_path)
         route = self.runtime.router.match(request.path)
         if route is None:
             raise NotFound()
@@ -129,7 +132,7 @@ class Pipeline:
         # Until the body is read, its declared size is what the log can say.
         exchange.request_size = request.content_length or 0
         api = route.api
-        exchange.key_header = _key_header(api)
+        exchange.key_header = key_header(api)
         found = _presented_keys(
             request, exchange.key_header, api.subscription_key.query
         )
@@ -163,12 +166,22 @@ class Pipeline:
             raise PayloadTooLarge()
         chunks: list[bytes] = []
         size = 0
-        while chunk := await request.content.readany():
-            size += len(chunk)
-            if size > limit:
-                exchange.request_size = size
-                raise PayloadTooLarge()
-            chunks.append(chunk)
+        try:
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                if size > limit:
+                    exchange.request_size = size
+                    raise PayloadTooLarge()
+                chunks.append(chunk)
+        except HttpProcessingError as exc:
+            # A body aiohttp could not decode (a Content-Encoding that lies).
+            raise InvalidRequestBody(
+                f"The request body could not be read: {exc.message}"
+            ) from exc
+        except (ClientError, ConnectionError) as exc:
+            exchange.client_disconnected = True
+            exchange.error_kind = "client_disconnected"
+            raise ClientClosedRequest() from exc
         exchange.request_size = size
         return b"".join(chunks)
 
@@ -177,21 +190,19 @@ class Pipeline:
     ) -> None:
         if route.shape == "deployment":
             exchange.api_version = _api_version(request.query, route.api)
-            exchange.deployment = route.deployment
         elif "api-version" in request.query:
             # /openai/responses and friends: optional, but logged when given.
             exchange.api_version = _api_version(request.query, route.api)
-        if route.llm_kind is None or request.method != "POST":
-            return
-        exchange.request_json = _parse_json(body)
-        exchange.stream = exchange.request_json.get("stream") is True
-        if route.shape == "v1":
-            model = exchange.request_json.get("model")
-            if not isinstance(model, str) or not model:
-                raise InvalidRequestBody("The request body must name a `model`.")
-            exchange.deployment = model
+        exchange.deployment = route.deployment
+        if route.llm_kind is not None and request.method == "POST":
+            exchange.request_json = _parse_json(body)
+            exchange.stream = exchange.request_json.get("stream") is True
+            if route.shape == "v1":
+                exchange.deployment = _body_model(exchange.request_json)
+        # Every path naming a deployment, whatever its method or operation.
         deployments = route.api.deployments
-        if deployments and exchange.deployment not in deployments:
+        unchecked = not deployments or exchange.deployment is None
+        if not unchecked and exchange.deployment not in deployments:
             raise NotFound(
                 "The API deployment for this resource does not exist.",
                 reason="DeploymentNotFound",
@@ -208,7 +219,7 @@ class Pipeline:
         )
         body = self._rewrite_body(exchange, route, backend.config.kind, body)
         headers = hdrs.backend_request_headers(
-            list(request.headers.items()), exchange.key_header
+            list(request.headers.items()), self.runtime.key_header_names
         )
         headers.extend((await backend.auth.headers()).items())
 
@@ -327,7 +338,8 @@ def _new_exchange(request: web.BaseRequest, runtime: Runtime) -> Exchange:
     return exchange
 
 
-def _key_header(api: ApiConfig) -> str:
+def key_header(api: ApiConfig) -> str:
+    """The header an API takes subscription keys in."""
     if api.subscription_key.header:
         return api.subscription_key.header
     if api.template == AZURE_OPENAI_TEMPLATE:
@@ -361,7 +373,7 @@ def _api_version(query: MultiDict[str] | Any, api: ApiConfig) -> str:
     if len(versions) > 1:
         raise BadRequest("Give the api-version query parameter once.")
     version = str(versions[0])
-    if not _API_VERSION.match(version):
+    if not _API_VERSION.fullmatch(version):
         raise BadRequest(
             f"The api-version {version!r} is not valid; expected a date such as "
             "2024-10-21 or 2025-01-01-preview.",
@@ -380,6 +392,28 @@ def _forward_query(request: web.BaseRequest, exchange: Exchange) -> list[str]:
     if exchange.api_version and "api-version" not in request.query:
         kept.append(f"api-version={quote(exchange.api_version, safe='')}")
     return kept
+
+
+# Dot segments and encoded separators in the raw path: after decoding they
+# would lead the backend URL out of the API's base path.
+_UNSAFE_PATH = re.compile(r"%2[eEfF]|%5[cC]|\\|(^|/)\.{1,2}(/|$)")
+
+
+def _check_path(raw_path: str) -> None:
+    path = raw_path.partition("?")[0]
+    if _UNSAFE_PATH.search(path):
+        raise BadRequest(
+            "The request path holds '.' or '..' segments or encoded separators, "
+            "which this gateway does not forward.",
+            reason="InvalidPath",
+        )
+
+
+def _body_model(payload: dict[str, Any]) -> str:
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestBody("The request body must name a `model`.")
+    return model
 
 
 def _parse_json(body: bytes) -> dict[str, Any]:

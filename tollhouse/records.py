@@ -13,6 +13,7 @@ import functools
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -181,7 +182,7 @@ def _error_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
 def _headers_json(
     runtime: Runtime, headers: list[tuple[str, str]], exchange: Exchange
 ) -> str:
-    logged = hdrs.loggable(headers, exchange.key_header)
+    logged = hdrs.loggable(headers, runtime.key_header_names)
     return runtime.scrub(dumps(logged))
 
 
@@ -236,7 +237,16 @@ def _llm_rows(runtime: Runtime, exchange: Exchange, when: str) -> list[dict[str,
     rows = [_usage_row(common, exchange, result, usage)]
     diagnostics = route.api.diagnostics
     if _log_messages(diagnostics, exchange):
-        rows.extend(_message_rows(common, exchange, result, diagnostics, rows[0]))
+        try:
+            pieces = _message_rows(runtime, common, exchange, result, diagnostics)
+        except Exception:
+            # Messages no serialiser can take (nesting past any limit, say):
+            # the usage row still goes in, so the tokens are accounted for.
+            logger.exception("messages of %s not logged", exchange.correlation_id)
+            rows[0]["ErrorKind"] = rows[0]["ErrorKind"] or "messages_not_logged"
+        else:
+            rows[0].update(pieces.truncation)
+            rows.extend(pieces.rows)
     return rows
 
 
@@ -304,13 +314,19 @@ def _log_messages(diagnostics: DiagnosticsConfig, exchange: Exchange) -> bool:
     return pct >= 100 or random.random() * 100 < pct
 
 
+@dataclass(slots=True)
+class _MessageRows:
+    rows: list[dict[str, Any]]
+    truncation: dict[str, int]
+
+
 def _message_rows(
+    runtime: Runtime,
     common: dict[str, Any],
     exchange: Exchange,
     result: LlmResult,
     diagnostics: DiagnosticsConfig,
-    usage_row: dict[str, Any],
-) -> list[dict[str, Any]]:
+) -> _MessageRows:
     prompt, prompt_cut = cap_messages(
         redact_inline_data(request_messages(result.kind, exchange.request_json)),
         diagnostics.max_message_bytes,
@@ -318,8 +334,10 @@ def _message_rows(
     completion, completion_cut = cap_messages(
         result.response_messages(), diagnostics.max_message_bytes
     )
-    usage_row["RequestMessagesTruncated"] = int(prompt_cut)
-    usage_row["ResponseMessagesTruncated"] = int(completion_cut)
+    truncation = {
+        "RequestMessagesTruncated": int(prompt_cut),
+        "ResponseMessagesTruncated": int(completion_cut),
+    }
 
     rows: list[dict[str, Any]] = []
     sequence = 1
@@ -329,13 +347,14 @@ def _message_rows(
     ):
         if not messages:
             continue
-        for piece in split_pieces(dumps(messages)):
+        # A backend may echo its credential (B41): never into the log.
+        for piece in split_pieces(runtime.scrub(dumps(messages))):
             row = dict(common)
             row["SequenceNumber"] = sequence
             row[column] = piece
             rows.append(row)
             sequence += 1
-    return rows
+    return _MessageRows(rows, truncation)
 
 
 def _json_or_none(value: Any) -> str | None:

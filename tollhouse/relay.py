@@ -24,8 +24,14 @@ import time
 from aiohttp import web
 
 from . import headers as hdrs
+from .config import BackendConfig
 from .decoding import StreamDecoder, can_decode, decode_body, make_decoder
-from .errors import BackendConnectionFailure, BackendTimeout, GatewayError
+from .errors import (
+    BackendConnectionFailure,
+    BackendError,
+    BackendTimeout,
+    GatewayError,
+)
 from .exchange import Exchange
 from .llm import (
     EventKind,
@@ -48,6 +54,10 @@ _USAGE_NULL = re.compile(
 )
 _USAGE_NULL_LITERALS = (b',"usage":null', b'"usage":null,')
 _ERROR_BODY_CHARS = 8192
+_ERROR_MESSAGE_CHARS = 1000
+_ERROR_PARSE_BYTES = 1 * 2**20
+# One SSE event larger than this ends the stream: no backend sends such a thing.
+MAX_EVENT_BYTES = 16 * 2**20
 
 
 async def relay_response(
@@ -90,17 +100,23 @@ def _note_backend_head(exchange: Exchange, response: BackendResponse) -> None:
 async def _relay_whole(
     runtime: Runtime, exchange: Exchange, response: BackendResponse
 ) -> web.Response:
+    assert exchange.route is not None
+    backend = runtime.backends[exchange.route.api.backend].config
     try:
-        body = await response.read()
-    finally:
-        response.release()
+        body = await _read_bounded(
+            response, backend.max_response_bytes, _time_left(exchange, backend)
+        )
+    except BaseException:
+        response.abort()
+        raise
+    response.release()
     exchange.backend_ended = time.perf_counter()
 
     headers = hdrs.client_response_headers(response.headers)
     encoding = hdrs.first(response.headers, "content-encoding")
     text = decode_body(body, encoding)
     kind = exchange.route.llm_kind if exchange.route else None
-    if kind is not None and response.status < 300:
+    if kind is not None and response.status < 300 and text:
         _note_llm_result(exchange, parse_response(kind, text))
     if response.status >= 400:
         _note_backend_error(exchange, response.status, text)
@@ -117,6 +133,33 @@ async def _relay_whole(
     for name, value in headers:
         client.headers.add(name, value)
     return client
+
+
+def _time_left(exchange: Exchange, backend: BackendConfig) -> float:
+    started = exchange.backend_started or time.perf_counter()
+    return max(0.0, backend.timeouts.total - (time.perf_counter() - started))
+
+
+async def _read_bounded(response: BackendResponse, limit: int, timeout: float) -> bytes:
+    """The whole body, within ``limit`` bytes and ``timeout`` seconds."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while chunk := await response.read_chunk():
+                size += len(chunk)
+                if size > limit:
+                    raise BackendError(
+                        f"The backend's response passed {limit} bytes, the most "
+                        "this gateway relays whole.",
+                        reason="BackendResponseTooLarge",
+                    )
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise BackendTimeout(
+            "The backend did not finish its response in time."
+        ) from exc
+    return b"".join(chunks)
 
 
 def _without_secrets(
@@ -137,9 +180,10 @@ def _without_secrets(
 
 
 def _note_backend_error(exchange: Exchange, status: int, body: bytes) -> None:
-    text = body.decode("utf-8", errors="replace")
+    text = body[: _ERROR_BODY_CHARS * 4].decode("utf-8", errors="replace")
     exchange.error_body = text[:_ERROR_BODY_CHARS]
-    exchange.error_message = _error_message(body) or text[:500]
+    message = _error_message(body) if len(body) <= _ERROR_PARSE_BYTES else None
+    exchange.error_message = (message or text)[:_ERROR_MESSAGE_CHARS]
     if status == 429:
         exchange.error_kind = "upstream_rate_limited"
     elif status >= 500:
@@ -170,8 +214,13 @@ class _StreamRelay:
     """The state of one relayed stream."""
 
     def __init__(
-        self, exchange: Exchange, response: BackendResponse, client: web.StreamResponse
+        self,
+        exchange: Exchange,
+        response: BackendResponse,
+        client: web.StreamResponse,
+        secrets: tuple[bytes, ...] = (),
     ) -> None:
+        self.secrets = secrets
         self.exchange = exchange
         self.response = response
         self.client = client
@@ -213,7 +262,13 @@ class _StreamRelay:
             return chunk
         if self.decoder is not None:
             chunk = self.decoder.feed(chunk)
-        return self._events_out(self.parser.feed(chunk))
+        events = self.parser.feed(chunk)
+        if not events and self.parser.pending > MAX_EVENT_BYTES:
+            raise BackendError(
+                f"A backend event passed {MAX_EVENT_BYTES} bytes.",
+                reason="BackendEventTooLarge",
+            )
+        return self._events_out(events)
 
     def take_tail(self) -> bytes:
         """What the client gets of the bytes left over at the end of the stream."""
@@ -234,7 +289,14 @@ class _StreamRelay:
             if self.strip_usage and kind == "chunk":
                 raw = _strip_usage_null(raw)
             out += raw
-        return bytes(out)
+        return self.scrub(bytes(out)) if self.secrets else bytes(out)
+
+    def scrub(self, data: bytes) -> bytes:
+        """``data`` with any backend credential an event quotes replaced (B41)."""
+        for secret in self.secrets:
+            if secret in data:
+                data = data.replace(secret, b"REDACTED")
+        return data
 
     def result(self) -> LlmResult | None:
         """What the LLM reader made of the stream; None if it has none or failed."""
@@ -273,7 +335,8 @@ async def _relay_stream(
     assert exchange.route is not None
     timeouts = runtime.backends[exchange.route.api.backend].config.timeouts
     client = web.StreamResponse(status=response.status, reason=response.reason or None)
-    relay = _StreamRelay(exchange, response, client)
+    secrets = tuple(secret.encode() for secret in runtime.secret_values() if secret)
+    relay = _StreamRelay(exchange, response, client, secrets)
     headers = relay.client_headers(hdrs.client_response_headers(response.headers))
     headers.append((hdrs.CORRELATION_ID, exchange.correlation_id))
     for name, value in headers:
@@ -283,9 +346,19 @@ async def _relay_stream(
 
     try:
         await client.prepare(request)
-        completed = await _pump(
-            relay, timeouts.idle, timeouts.keepalive, timeouts.total
-        )
+        # Reads keep their own deadline; this one also bounds writes to a
+        # client that stopped reading.
+        async with asyncio.timeout(timeouts.total + 1.0):
+            completed = await _pump(
+                relay, timeouts.idle, timeouts.keepalive, timeouts.total
+            )
+    except TimeoutError:
+        _note_stream_error(exchange, "stream_total_timeout")
+        completed = False
+    except BackendError as exc:
+        _note_stream_error(exchange, "upstream_malformed_event")
+        exchange.error = exc
+        completed = False
     except (ConnectionError, RuntimeError) as exc:
         # The client went away: keep what was relayed, stop the backend.
         _client_gone(relay, exc)
@@ -386,7 +459,7 @@ def _note_stream_error(exchange: Exchange, kind: str) -> None:
     exchange.error_kind = kind
     if kind == "upstream_idle_timeout":
         exchange.error = BackendTimeout("The backend stream went silent for too long.")
-    elif kind == "upstream_total_timeout":
+    elif kind in ("upstream_total_timeout", "stream_total_timeout"):
         exchange.error = BackendTimeout("The backend stream took too long in all.")
     else:
         exchange.error = BackendConnectionFailure(

@@ -131,11 +131,15 @@ class Router:
 def _route_in_api(api_id: str, api: ApiConfig, remainder: str) -> Route:
     if api.template == AZURE_OPENAI_TEMPLATE:
         found = _DEPLOYMENT_PATH.match(remainder)
-        if found is not None and found.group(2) in _BY_SUFFIX:
-            operation = _BY_SUFFIX[found.group(2)]
-            return Route(
-                api_id, api, operation, "deployment", remainder, found.group(1)
-            )
+        if found is not None:
+            deployment, suffix = found.group(1), found.group(2)
+            operation = _BY_SUFFIX.get(suffix)
+            if operation is None:
+                # Any other path under a deployment still names that deployment.
+                return Route(
+                    api_id, api, PASSTHROUGH, "passthrough", remainder, deployment
+                )
+            return Route(api_id, api, operation, "deployment", remainder, deployment)
         if remainder.startswith("/v1/"):
             return _v1_route(api_id, api, remainder)
         if remainder == "/responses":

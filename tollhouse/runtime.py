@@ -48,11 +48,26 @@ class RuntimeBackend:
                 path = "/" + route.operation.suffix
             elif route.shape == "v1" and path.startswith("/v1/"):
                 path = path[len("/v1") :]
-        url = self.base_url + quote(path, safe=_SAFE_PATH)
-        return f"{url}?{'&'.join(query)}" if query else url
+        base, _, base_query = self.base_url.partition("?")
+        url = base + quote(path, safe=_SAFE_PATH)
+        items = [base_query, *query] if base_query else list(query)
+        return f"{url}?{'&'.join(items)}" if items else url
 
     def loggable_url(self, url: str) -> str:
-        return redact_url(url)
+        """``url`` without credentials: user info, the base URL's own query
+        values (a function key, say) and credential-looking parameters."""
+        scheme, sep, rest = url.partition("://")
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            authority = "REDACTED@" + authority.rpartition("@")[2]
+            url = f"{scheme}{sep}{authority}{slash}{path}"
+        base_query = self.base_url.partition("?")[2]
+        names = frozenset(
+            unquote_plus(item.partition("=")[0]).lower()
+            for item in base_query.split("&")
+            if item
+        )
+        return redact_url(url, names)
 
 
 def redact_url(url: str, extra: frozenset[str] = frozenset()) -> str:
@@ -94,6 +109,7 @@ class Runtime:
     product_apis: dict[str, tuple[str, ...]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     key_query_names: frozenset[str] = frozenset()
+    key_header_names: frozenset[str] = frozenset()
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def loggable_request_url(self, request: web.BaseRequest) -> str:
@@ -106,6 +122,10 @@ class Runtime:
             if secret and secret in text:
                 text = text.replace(secret, "REDACTED")
         return text
+
+    def secret_values(self) -> list[str]:
+        """Named-value secrets and backend credentials now in use."""
+        return self._all_secrets()
 
     def _all_secrets(self) -> list[str]:
         found = list(self.secrets)

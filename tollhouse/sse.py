@@ -110,6 +110,11 @@ class SseParser:
             self._line = []
         return self._scan(chunk)
 
+    @property
+    def pending(self) -> int:
+        """Bytes held for the event being read (not yet ended by a blank line)."""
+        return sum(map(len, self._line)) + sum(map(len, self._raw))
+
     def flush(self) -> list[SseEvent]:
         """End of stream: return the event left unterminated, if any.
 

@@ -113,7 +113,9 @@ class KeySecrets:
 
     def hash(self, key: str) -> str:
         """The lookup hash stored for a key."""
-        return hmac.new(self.lookup, key.encode(), hashlib.sha256).hexdigest()
+        # A header value that is not UTF-8 arrives surrogate-escaped.
+        raw = key.encode("utf-8", "surrogateescape")
+        return hmac.new(self.lookup, raw, hashlib.sha256).hexdigest()
 
 
 def _now() -> str:

@@ -25,8 +25,8 @@ _O200K_PREFIXES = (
     "chatgpt-4o",
 )
 
-# The tokenizer refuses texts of a million characters or more.
-_PIECE_CHARS = 500_000
+# The tokenizer refuses texts of a million characters or 200k tokens.
+_PIECE_CHARS = 100_000
 _CUT_WINDOW = 2_000
 
 # Encodings take ~0.1 s and 35-135 MB to load: each is loaded on first use,

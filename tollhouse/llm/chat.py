@@ -18,6 +18,7 @@ from tollhouse.llm.result import (
     LlmKind,
     LlmResult,
     StreamAccumulator,
+    TextBudget,
     index_of,
     read_usage,
     text_or_none,
@@ -99,10 +100,10 @@ class ChatStream(StreamAccumulator):
         index = index_of(choice, "index")
         state = self._choices.get(index)
         if state is None:
-            state = self._choices[index] = _ChoiceState()
+            state = self._choices[index] = _ChoiceState(self._budget)
         if isinstance(delta, dict):
             state.apply_delta(delta)
-        if isinstance(text, str) and text:
+        if isinstance(text, str) and text and self._budget.take(len(text)):
             state.text.append(text)
         if isinstance(finish_reason, str) and finish_reason:
             state.finish_reason = finish_reason
@@ -128,9 +129,10 @@ class ChatStream(StreamAccumulator):
 class _ToolCall:
     """The fragments of one streamed tool call; only the first has id and name."""
 
-    __slots__ = ("id", "type", "name", "arguments")
+    __slots__ = ("id", "type", "name", "arguments", "budget")
 
-    def __init__(self) -> None:
+    def __init__(self, budget: TextBudget) -> None:
+        self.budget = budget
         self.id: str | None = None
         self.type: str | None = None
         self.name: str | None = None
@@ -145,7 +147,11 @@ class _ToolCall:
             return
         self.name = self.name or text_or_none(function.get("name"))
         arguments = function.get("arguments")
-        if isinstance(arguments, str) and arguments:
+        if (
+            isinstance(arguments, str)
+            and arguments
+            and self.budget.take(len(arguments))
+        ):
             self.arguments.append(arguments)
 
     def as_dict(self) -> dict[str, Any]:
@@ -168,9 +174,11 @@ class _ChoiceState:
         "function_name",
         "function_arguments",
         "filters",
+        "budget",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, budget: TextBudget) -> None:
+        self.budget = budget
         self.role: str | None = None
         self.text: list[str] = []
         self.refusal: list[str] | None = None
@@ -185,10 +193,10 @@ class _ChoiceState:
         if self.role is None and isinstance(role, str) and role:
             self.role = role
         content = delta.get("content")
-        if isinstance(content, str) and content:
+        if isinstance(content, str) and content and self.budget.take(len(content)):
             self.text.append(content)
         refusal = delta.get("refusal")
-        if isinstance(refusal, str) and refusal:
+        if isinstance(refusal, str) and refusal and self.budget.take(len(refusal)):
             if self.refusal is None:
                 self.refusal = []
             self.refusal.append(refusal)
@@ -211,7 +219,7 @@ class _ChoiceState:
             index = last + 1 if fragment.get("id") or last < 0 else last
         call = calls.get(index)
         if call is None:
-            call = calls[index] = _ToolCall()
+            call = calls[index] = _ToolCall(self.budget)
         return call
 
     def _merge_function_call(self, function_call: dict[str, Any]) -> None:

@@ -140,7 +140,7 @@ class ResponsesStream(StreamAccumulator):
 
     def _on_text_delta(self, obj: dict[str, Any]) -> None:
         delta = obj.get("delta")
-        if isinstance(delta, str) and delta:
+        if isinstance(delta, str) and delta and self._budget.take(len(delta)):
             self._text.setdefault(self._part(obj), []).append(delta)
 
     def _on_text_done(self, obj: dict[str, Any]) -> None:
@@ -155,7 +155,7 @@ class ResponsesStream(StreamAccumulator):
 
     def _on_refusal_delta(self, obj: dict[str, Any]) -> None:
         delta = obj.get("delta")
-        if isinstance(delta, str) and delta:
+        if isinstance(delta, str) and delta and self._budget.take(len(delta)):
             self._refusal.setdefault(self._part(obj), []).append(delta)
 
     def _on_refusal_done(self, obj: dict[str, Any]) -> None:
@@ -165,7 +165,8 @@ class ResponsesStream(StreamAccumulator):
 
     def _on_arguments_delta(self, obj: dict[str, Any]) -> None:
         delta = obj.get("delta")
-        if isinstance(delta, str) and delta:  # an empty delta is a no-op (B16)
+        # An empty delta is a no-op (B16).
+        if isinstance(delta, str) and delta and self._budget.take(len(delta)):
             self._call(self._output_index(obj)).deltas.append(delta)
 
     def _on_arguments_done(self, obj: dict[str, Any]) -> None:

@@ -124,6 +124,35 @@ def _message(choice: Choice) -> dict[str, Any]:
     return message
 
 
+# Text kept from one stream for the log (characters, all choices together).
+# Messages are cut to 2 MB when logged anyway; this bounds memory for a
+# backend that streams gigabytes.
+MAX_STREAM_TEXT = 16 * 2**20
+
+
+class TextBudget:
+    """How much more streamed text an accumulator keeps."""
+
+    __slots__ = ("left", "exceeded")
+
+    def __init__(self, limit: int = MAX_STREAM_TEXT) -> None:
+        self.left = limit
+        self.exceeded = False
+
+    def take(self, size: int) -> bool:
+        """Whether ``size`` more characters may be kept (and count them)."""
+        if size > self.left:
+            if not self.exceeded:
+                logger.warning(
+                    "a stream's text passed %d characters: the rest is not kept",
+                    MAX_STREAM_TEXT,
+                )
+            self.exceeded = True
+            return False
+        self.left -= size
+        return True
+
+
 class StreamAccumulator(abc.ABC):
     """Reassembles one streamed response, event by event, for the LLM log.
 
@@ -135,6 +164,7 @@ class StreamAccumulator(abc.ABC):
 
     def __init__(self, kind: LlmKind) -> None:
         self.kind: LlmKind = kind
+        self._budget = TextBudget()
         self._done = False
         self._error_kind: str | None = None
         self._error_message: str | None = None
