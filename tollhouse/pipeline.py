@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote_plus
 import orjson
 from aiohttp import ClientError, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDict
 
 from . import headers as hdrs
@@ -173,10 +174,14 @@ class Pipeline:
                     exchange.request_size = size
                     raise PayloadTooLarge()
                 chunks.append(chunk)
-        except HttpProcessingError as exc:
+        except (HttpProcessingError, RequestPayloadError) as exc:
+            if _transport_gone(request):
+                exchange.client_disconnected = True
+                exchange.error_kind = "client_disconnected"
+                raise ClientClosedRequest() from exc
             # A body aiohttp could not decode (a Content-Encoding that lies).
             raise InvalidRequestBody(
-                f"The request body could not be read: {exc.message}"
+                "The request body could not be read; check its Content-Encoding."
             ) from exc
         except (ClientError, ConnectionError) as exc:
             exchange.client_disconnected = True
@@ -407,6 +412,11 @@ def _check_path(raw_path: str) -> None:
             "which this gateway does not forward.",
             reason="InvalidPath",
         )
+
+
+def _transport_gone(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _body_model(payload: dict[str, Any]) -> str:
