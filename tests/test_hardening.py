@@ -36,6 +36,7 @@ CHAT_REPLY = Reply(
     chunks=(b'{"id":"c1","object":"chat.completion","choices":[]}',), headers=JSON
 )
 BODY = {"messages": [{"role": "user", "content": "hi"}]}
+CHAT = "/openai/deployments/d/chat/completions?api-version=2024-10-21"
 
 
 def raw_request(
@@ -216,12 +217,7 @@ def test_whole_response_larger_than_the_cap_is_refused(
         backend=lambda b: dataclasses.replace(b, max_response_bytes=4096),
     )
     with RunningGateway(config) as gateway:
-        response = requests.post(
-            gateway.url
-            + "/openai/deployments/d/chat/completions?api-version=2024-10-21",
-            headers={"api-key": gateway.key},
-            json=BODY,
-        )
+        response = gateway.post(CHAT, BODY)
         row = gateway.gateway_row(response.headers["x-correlation-id"])
     assert response.status_code == 500
     assert row["LastErrorReason"] == "BackendResponseTooLarge"
@@ -237,12 +233,7 @@ def test_a_stalled_body_ends_at_the_total_timeout(
         backend=lambda b: dataclasses.replace(b, timeouts=TimeoutsConfig(total=0.5)),
     )
     with RunningGateway(config) as gateway:
-        response = requests.post(
-            gateway.url
-            + "/openai/deployments/d/chat/completions?api-version=2024-10-21",
-            headers={"api-key": gateway.key},
-            json=BODY,
-        )
+        response = gateway.post(CHAT, BODY)
         row = gateway.gateway_row(response.headers["x-correlation-id"])
     assert response.status_code == 500
     assert (row["LastErrorReason"], row["ErrorKind"]) == ("Timeout", "upstream_timeout")
@@ -357,12 +348,7 @@ def test_backend_url_credentials_are_not_logged(
     )
     backend.reply(CHAT_REPLY)
     with RunningGateway(config) as gateway:
-        response = requests.post(
-            gateway.url
-            + "/openai/deployments/d/chat/completions?api-version=2024-10-21",
-            headers={"api-key": gateway.key},
-            json=BODY,
-        )
+        response = gateway.post(CHAT, BODY)
         row = gateway.gateway_row(response.headers["x-correlation-id"])
     assert response.status_code == 200
     assert backend.seen[0].path_qs == (

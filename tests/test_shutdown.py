@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from tests.test_cli import start_serve
+from tests.test_cli import Served, start_serve
 
 CHAT = "/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2024-10-21"
 
@@ -48,6 +48,19 @@ def rows(data_dir: Path) -> list[tuple[int, str | None, str | None]]:
         )
 
 
+def streaming_client(
+    served: Served, data_dir: Path, delay_ms: int
+) -> tuple[threading.Thread, list[bytes]]:
+    """A client thread reading a slow stream; returns once its first bytes came."""
+    received: list[bytes] = []
+    client = threading.Thread(
+        target=slow_stream, args=(served.url, key_of(data_dir), delay_ms, received)
+    )
+    client.start()
+    wait_for(lambda: received)
+    return client, received
+
+
 def wait_for(condition: object, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -58,12 +71,7 @@ def wait_for(condition: object, timeout: float = 20.0) -> None:
 def test_a_stream_in_flight_finishes_within_the_grace_period(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     served = start_serve(data_dir)
-    received: list[bytes] = []
-    client = threading.Thread(
-        target=slow_stream, args=(served.url, key_of(data_dir), 300, received)
-    )
-    client.start()
-    wait_for(lambda: received)
+    client, received = streaming_client(served, data_dir, 300)
 
     served.process.send_signal(signal.SIGTERM)
     client.join(30)
@@ -84,12 +92,7 @@ def test_cut_off_streams_are_logged_as_shutdown_not_disconnects(tmp_path: Path) 
         "apis: {azure-openai: {path: openai, backend: mock}}\n"
     )
     served = start_serve(data_dir, "--config", str(config))
-    received: list[bytes] = []
-    client = threading.Thread(
-        target=slow_stream, args=(served.url, key_of(data_dir), 5000, received)
-    )
-    client.start()
-    wait_for(lambda: received)
+    client, received = streaming_client(served, data_dir, 5000)
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(30) == 0
@@ -102,12 +105,7 @@ def test_cut_off_streams_are_logged_as_shutdown_not_disconnects(tmp_path: Path) 
 def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     served = start_serve(data_dir)  # the default grace period: 30 s
-    received: list[bytes] = []
-    client = threading.Thread(
-        target=slow_stream, args=(served.url, key_of(data_dir), 5000, received)
-    )
-    client.start()
-    wait_for(lambda: received)
+    client, received = streaming_client(served, data_dir, 5000)
 
     served.process.send_signal(signal.SIGINT)
     time.sleep(0.5)
