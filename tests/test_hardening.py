@@ -368,3 +368,21 @@ def test_decoding_a_bomb_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_long_unbroken_text_is_counted() -> None:
     assert count_tokens("가" * 300_000, "gpt-4o") > 0
+
+
+def test_client_leaving_mid_body_is_logged_as_499(gateway: RunningGateway) -> None:
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /openai/deployments/gpt-4o-deployment/chat/completions"
+            b"?api-version=2024-10-21 HTTP/1.1\r\nHost: x\r\n"
+            b"api-key: " + gateway.key.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            b'{"messages":'
+        )
+    row = gateway.gateway_row()
+    assert (row["ResponseCode"], row["ClientDisconnected"], row["ErrorKind"]) == (
+        499,
+        1,
+        "client_disconnected",
+    )
+    assert row["BackendResponseCode"] is None
