@@ -25,6 +25,7 @@ from typing import TextIO
 
 from aiohttp import web
 
+from . import tokens
 from .config import (
     BackendConfig,
     GatewayConfig,
@@ -228,6 +229,10 @@ class Gateway:
 
         self._mock_runner, port = await start_mock("127.0.0.1", 0)
         logger.info("built-in mock backend listening on 127.0.0.1:%d", port)
+        # The mock counts tokens for every answer: load its tokenizer now, off
+        # the event loop, rather than in the first request.
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, tokens.count_tokens, "warm-up", "gpt-4o")
         return f"http://127.0.0.1:{port}"
 
 
