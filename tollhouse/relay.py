@@ -21,6 +21,7 @@ import logging
 import re
 import time
 
+import orjson
 from aiohttp import web
 
 from . import headers as hdrs
@@ -193,8 +194,6 @@ def _note_backend_error(exchange: Exchange, status: int, body: bytes) -> None:
 
 
 def _error_message(body: bytes) -> str | None:
-    import orjson
-
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
