@@ -29,6 +29,7 @@ from tollhouse.app import Gateway, serve
 from tollhouse.config import (
     ApiConfig,
     BackendConfig,
+    CredentialsConfig,
     DeploymentConfig,
     GatewayConfig,
     NamedValueConfig,
@@ -399,6 +400,18 @@ def scripted_config(
     )
 
 
+def secret_key_config(data_dir: Path, backend_url: str, key: str) -> GatewayConfig:
+    """A scripted gateway that sends ``key``, a secret named value, as ``api-key``."""
+    return scripted_config(
+        data_dir,
+        backend_url,
+        backend=lambda b: dataclasses.replace(
+            b, credentials=CredentialsConfig(type="header", value="{{k}}")
+        ),
+        named_values={"k": NamedValueConfig(value=key, secret=True)},
+    )
+
+
 def default_config(data_dir: Path) -> GatewayConfig:
     """The embedded default, in ``data_dir``."""
     return embedded_default(str(data_dir))
@@ -443,5 +456,6 @@ __all__ = [
     "per_event",
     "pick",
     "scripted_config",
+    "secret_key_config",
     "sse",
 ]

@@ -10,8 +10,14 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import Reply, RunningGateway, ScriptedBackend, scripted_config
-from tollhouse.config import BackendConfig, CredentialsConfig, NamedValueConfig
+from tests.support import (
+    Reply,
+    RunningGateway,
+    ScriptedBackend,
+    scripted_config,
+    secret_key_config,
+)
+from tollhouse.config import BackendConfig, CredentialsConfig
 from tollhouse.credentials import (
     TOKEN_REFRESH_MARGIN,
     EntraAuth,
@@ -172,17 +178,7 @@ def test_missing_or_empty_backend_key_is_a_config_error(
 def test_backend_key_replaces_client_key_and_is_never_logged(
     tmp_path: Path, backend: ScriptedBackend
 ) -> None:
-    config = scripted_config(
-        tmp_path,
-        backend.url,
-        backend=lambda b: dataclasses.replace(
-            b, credentials=CredentialsConfig(type="header", value="{{k}}")
-        ),
-    )
-    config = dataclasses.replace(
-        config,
-        named_values={"k": NamedValueConfig(value="UPSTREAM-KEY-0042", secret=True)},
-    )
+    config = secret_key_config(tmp_path, backend.url, "UPSTREAM-KEY-0042")
     backend.reply(JSON_REPLY)
     with RunningGateway(config) as gateway:
         assert chat(gateway).status_code == 200

@@ -19,13 +19,12 @@ from tests.support import (
     RunningGateway,
     ScriptedBackend,
     scripted_config,
+    secret_key_config,
     sse,
 )
 from tollhouse import decoding, relay
 from tollhouse.config import (
     ApiConfig,
-    CredentialsConfig,
-    NamedValueConfig,
     SubscriptionKeyConfig,
     TimeoutsConfig,
 )
@@ -266,17 +265,7 @@ def test_an_endless_event_ends_the_stream(
 def test_a_credential_quoted_in_a_stream_is_scrubbed(
     tmp_path: Path, backend: ScriptedBackend
 ) -> None:
-    config = scripted_config(
-        tmp_path,
-        backend.url,
-        backend=lambda b: dataclasses.replace(
-            b, credentials=CredentialsConfig(type="header", value="{{k}}")
-        ),
-    )
-    config = dataclasses.replace(
-        config,
-        named_values={"k": NamedValueConfig(value="SECRET-BACKEND-7", secret=True)},
-    )
+    config = secret_key_config(tmp_path, backend.url, "SECRET-BACKEND-7")
     event = (
         '{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,'
         '"delta":{"content":"your key is SECRET-BACKEND-7"},"finish_reason":"stop"}]}'

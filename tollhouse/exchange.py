@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GatewayError
-from .llm import LlmResult, Usage
+from .llm import LlmResult
 from .routing import Route
 from .subscriptions import Subscription
 
@@ -29,7 +29,6 @@ class Exchange:
     route: Route | None = None
     subscription: Subscription | None = None
     key_source: str | None = None
-    key_header: str = "api-key"
 
     # The request.
     request_size: int = 0
@@ -64,7 +63,6 @@ class Exchange:
 
     # The LLM call.
     llm: LlmResult | None = None
-    usage: Usage | None = None
 
     def elapsed_ms(self, until: float | None = None) -> float:
         end = time.perf_counter() if until is None else until

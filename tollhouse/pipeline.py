@@ -133,10 +133,7 @@ class Pipeline:
         # Until the body is read, its declared size is what the log can say.
         exchange.request_size = request.content_length or 0
         api = route.api
-        exchange.key_header = key_header(api)
-        found = _presented_keys(
-            request, exchange.key_header, api.subscription_key.query
-        )
+        found = _presented_keys(request, key_header(api), api.subscription_key.query)
         if not found:
             if api.subscription_required:
                 raise MissingSubscriptionKey()

@@ -215,7 +215,6 @@ def _llm_rows(runtime: Runtime, exchange: Exchange, when: str) -> list[dict[str,
         return []
     result = exchange.llm or LlmResult(kind=route.llm_kind)
     usage = _usage(exchange, result)
-    exchange.usage = usage
 
     common = {
         "TimeGenerated": when,

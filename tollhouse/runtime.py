@@ -118,16 +118,13 @@ class Runtime:
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret named value and backend credential replaced."""
-        for secret in self._all_secrets():
+        for secret in self.secret_values():
             if secret and secret in text:
                 text = text.replace(secret, "REDACTED")
         return text
 
     def secret_values(self) -> list[str]:
         """Named-value secrets and backend credentials now in use."""
-        return self._all_secrets()
-
-    def _all_secrets(self) -> list[str]:
         found = list(self.secrets)
         for backend in self.backends.values():
             found.extend(backend.auth.secrets())
