@@ -2,6 +2,8 @@
 
     TollhouseError
     ├── ConfigError                 configuration file or setting is wrong
+    │   └── PolicyDocumentError     a policy document does not load (file:line:col)
+    ├── ExpressionError             a policy expression failed while it ran
     ├── StoreError                  the log/settings store failed
     └── GatewayError                ends a request with an APIM-shaped error body
         ├── BadRequest              400
@@ -13,9 +15,10 @@
         ├── NotFound                404
         ├── PayloadTooLarge         413
         ├── ClientClosedRequest     499, the client left before its request ended
-        └── BackendError            5xx, the backend could not be reached or was slow
-            ├── BackendConnectionFailure
-            └── BackendTimeout
+        ├── BackendError            5xx, the backend could not be reached or was slow
+        │   ├── BackendConnectionFailure
+        │   └── BackendTimeout
+        └── PolicyFailure           a policy refused or failed the request
 
 A `GatewayError` carries what APIM records about a failure: the HTTP status
 and message the client gets, and the error source, reason and section that
@@ -47,6 +50,30 @@ class ConfigError(TollhouseError):
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.source, self.path) if part)
         return f"{where}: {self.message}" if where else self.message
+
+
+class PolicyDocumentError(ConfigError):
+    """A policy document does not load.
+
+    ``line`` and ``column`` (1-based) point into ``source``, the document's
+    file, so that the message reads ``FILE:LINE:COLUMN: message``.
+    """
+
+    def __init__(self, message: str, *, source: str, line: int, column: int) -> None:
+        self.line = line
+        self.column = column
+        super().__init__(message, source=source)
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.column}: {self.message}"
+
+
+class ExpressionError(TollhouseError):
+    """A policy expression failed while it was evaluated.
+
+    The policy engine turns it into a `PolicyFailure` with the reason
+    ``ExpressionValueEvaluationFailure`` and the failing policy as source.
+    """
 
 
 class StoreError(TollhouseError):
@@ -146,3 +173,31 @@ class BackendConnectionFailure(BackendError):
 
 class BackendTimeout(BackendError):
     reason = "Timeout"
+
+
+class PolicyFailure(GatewayError):
+    """A policy refused the request or failed; `context.LastError` describes it.
+
+    Unlike the fixed errors above, source, reason, section and status come
+    from the policy that failed, so they are set per instance.  ``scope`` is
+    the scope of the document that held the policy (global, product, api,
+    operation) and ``policy_id`` its path in that document.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        reason: str,
+        source: str,
+        section: str = "inbound",
+        scope: str = "",
+        policy_id: str = "",
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.status = status
+        self.source = source
+        self.section = section
+        self.scope = scope
+        self.policy_id = policy_id
