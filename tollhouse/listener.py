@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+
+from .ids import new_correlation_id
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def malformed_row(remote: str, status: int, reason: str, region: str) -> dict[st
 
     return {
         "TimeGenerated": iso_time(time.time()),
-        "CorrelationId": str(uuid.uuid4()),
+        "CorrelationId": new_correlation_id(),
         "CallerIpAddress": remote,
         "ResponseCode": status,
         "ResponseSize": 0,

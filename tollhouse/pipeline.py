@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -38,6 +37,7 @@ from .errors import (
     PayloadTooLarge,
 )
 from .exchange import Exchange
+from .ids import new_correlation_id
 from .records import build_record
 from .relay import relay_response
 from .routing import Route
@@ -329,7 +329,7 @@ def _note_cancelled(exchange: Exchange, stopping: bool) -> None:
 
 def _new_exchange(request: web.BaseRequest, runtime: Runtime) -> Exchange:
     exchange = Exchange(
-        correlation_id=str(uuid.uuid4()),
+        correlation_id=new_correlation_id(),
         method=request.method,
         url="",
         caller_ip=request.remote or "",
