@@ -419,6 +419,9 @@ def default_config(data_dir: Path) -> GatewayConfig:
 
 # Shared by the case tests -------------------------------------------------
 
+JSON = (("Content-Type", "application/json"),)
+"""The headers of a scripted JSON (not streamed) reply."""
+
 AZURE_CHAT = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
 V1_CHAT = "/v1/chat/completions"
 V1_COMPLETIONS = "/v1/completions"

@@ -19,6 +19,7 @@ import pytest
 
 from tests.support import (
     DATA,
+    JSON,
     Reply,
     RunningGateway,
     ScriptedBackend,
@@ -30,7 +31,6 @@ from tests.support import (
 Start = Callable[..., RunningGateway]
 
 AZURE_CHAT = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
-JSON = (("Content-Type", "application/json"),)
 CHAT_BODY = chat_body("Hello")
 
 

@@ -22,6 +22,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from tests.support import (
     DATA,
+    JSON,
     Reply,
     RunningGateway,
     ScriptedBackend,
@@ -42,7 +43,6 @@ CHAT = "/openai/deployments/gpt-4o/chat/completions"
 AZURE_CHAT = CHAT + "?api-version=2024-10-21"
 UPSTREAM_KEY = "upstream-key-7f3a9c0e5b2d4e6f8a1c"
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
-JSON = (("Content-Type", "application/json"),)
 
 CHAT_STREAM = sse(
     '{"id":"c2","object":"chat.completion.chunk","created":1,"model":"gpt-4o",'

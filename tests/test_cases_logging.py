@@ -24,6 +24,7 @@ from openai import OpenAI
 
 from tests.support import (
     DATA,
+    JSON,
     Reply,
     RunningGateway,
     ScriptedBackend,
@@ -47,7 +48,6 @@ Start = Callable[..., RunningGateway]
 AZURE_CHAT = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
 V1_CHAT = "/v1/chat/completions"
 V1_EMBEDDINGS = "/v1/embeddings"
-JSON = (("Content-Type", "application/json"),)
 
 
 # Readable text: B21 -------------------------------------------------------------

@@ -81,6 +81,11 @@ def test_a_full_file_loads(tmp_path: Path) -> None:
         ("listener: {port: 70000}", "listener.port", "must be between 0 and 65535"),
         ("listener: [1, 2]", "listener", "expected a mapping, got a list"),
         (
+            "listener: {trusted_proxies: ['10.0.0.0/8', proxy.local]}",
+            "listener.trusted_proxies[1]",
+            "'proxy.local' is not an IP address or range",
+        ),
+        (
             "backends: {b: {kind: openai}}",
             "backends.b.url",
             "required setting is missing",

@@ -26,6 +26,7 @@ from typing import TextIO
 from aiohttp import web
 
 from . import tokens
+from .callers import TrustedProxies, parse_networks
 from .config import (
     BackendConfig,
     GatewayConfig,
@@ -125,6 +126,7 @@ class Gateway:
             transport=transport,
             writer=writer,
             product_apis={pid: p.apis for pid, p in config.products.items()},
+            callers=TrustedProxies(parse_networks(config.listener.trusted_proxies)),
             secrets=tuple(secret_values(config, named)),
             key_query_names=frozenset(
                 api.subscription_key.query.lower() for api in config.apis.values()

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .callers import parse_networks
 from .errors import ConfigError
 
 AZURE_OPENAI_TEMPLATE = "azure-openai"
@@ -55,6 +56,11 @@ class ListenerConfig:
         30.0,
         help="Seconds a stopping gateway waits for requests in flight before "
         "it cuts them off (a second SIGTERM/SIGINT cuts them off at once).",
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        default_factory=tuple,
+        help="Addresses or CIDR ranges of proxies in front of the gateway whose "
+        "`X-Forwarded-For` is believed; the caller is otherwise the TCP peer.",
     )
 
 
@@ -444,6 +450,7 @@ def validate(config: GatewayConfig) -> None:
     """Check the references between sections; raise `ConfigError` on the first."""
     source = config.source
     _check_port(config.listener.port, source)
+    _check_trusted_proxies(config.listener.trusted_proxies, source)
     for name, api in config.apis.items():
         if api.backend not in config.backends:
             raise ConfigError(
@@ -487,6 +494,16 @@ def _check_port(port: int, source: str) -> None:
         raise ConfigError(
             "must be between 0 and 65535", source=source, path="listener.port"
         )
+
+
+def _check_trusted_proxies(values: tuple[str, ...], source: str) -> None:
+    for index, value in enumerate(values):
+        try:
+            parse_networks([value])
+        except ValueError as exc:
+            raise ConfigError(
+                str(exc), source=source, path=f"listener.trusted_proxies[{index}]"
+            ) from None
 
 
 def _check_paths_unique(config: GatewayConfig) -> None:

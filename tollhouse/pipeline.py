@@ -332,7 +332,9 @@ def _new_exchange(request: web.BaseRequest, runtime: Runtime) -> Exchange:
         correlation_id=new_correlation_id(),
         method=request.method,
         url="",
-        caller_ip=request.remote or "",
+        caller_ip=runtime.callers.caller(
+            request.remote or "", request.headers.getall("X-Forwarded-For", ())
+        ),
         client_headers=list(request.headers.items()),
         protocol=f"HTTP/{request.version.major}.{request.version.minor}",
     )

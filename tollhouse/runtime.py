@@ -8,6 +8,7 @@ from urllib.parse import quote, unquote_plus
 
 from aiohttp import web
 
+from .callers import TrustedProxies
 from .config import BackendConfig, GatewayConfig
 from .credentials import BackendAuth
 from .routing import Route, Router
@@ -107,6 +108,7 @@ class Runtime:
     transport: Transport
     writer: LogWriter
     product_apis: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    callers: TrustedProxies = field(default_factory=TrustedProxies)
     secrets: tuple[str, ...] = ()
     key_query_names: frozenset[str] = frozenset()
     key_header_names: frozenset[str] = frozenset()
