@@ -123,12 +123,6 @@ def test_a_full_file_loads(tmp_path: Path) -> None:
             "path '/openai/' is already used by API 'a'",
         ),
         (
-            "backends: {b: {url: 'http://x'}}\n"
-            "apis: {a: {path: openai, backend: b, policy_file: p.xml}}",
-            "apis.a.policy_file",
-            "policy documents are not run",
-        ),
-        (
             "products: {p: {apis: [nope]}}",
             "products.p.apis[0]",
             "API 'nope' is not defined",

@@ -33,10 +33,17 @@ from .config import (
     resolve_named_values,
     secret_values,
 )
-from .credentials import AsyncTokenCredential, BackendAuth, backend_auth
+from .credentials import (
+    AsyncTokenCredential,
+    BackendAuth,
+    ManagedIdentityTokens,
+    backend_auth,
+)
 from .errors import TollhouseError
 from .listener import Server, malformed_row
 from .pipeline import Pipeline, key_header
+from .policy.engine import Services
+from .policy.registry import PolicyRegistry
 from .routing import Router
 from .runtime import Runtime, RuntimeBackend
 from .store.sqlite import SqliteSink, connect
@@ -90,12 +97,13 @@ class Gateway:
         """Open the store, the writer and the backends; raise on bad config."""
         config = self.config
         named = resolve_named_values(config, self._environ)
-        # Credentials first: a missing one stops the gateway before it has
-        # created anything.
+        # Credentials and policy documents first: a missing or invalid one
+        # stops the gateway before it has created anything.
         auths = {
             name: self._auth(name, backend, named)
             for name, backend in config.backends.items()
         }
+        policies = PolicyRegistry.load(config, self._environ)
         self._make_data_dir()
 
         # Settings and subscriptions.
@@ -126,6 +134,8 @@ class Gateway:
             transport=transport,
             writer=writer,
             product_apis={pid: p.apis for pid, p in config.products.items()},
+            policies=policies,
+            managed_identity=self._managed_identity(),
             callers=TrustedProxies(parse_networks(config.listener.trusted_proxies)),
             secrets=tuple(secret_values(config, named)),
             key_query_names=frozenset(
@@ -135,7 +145,13 @@ class Gateway:
                 key_header(api).lower() for api in config.apis.values()
             ),
         )
-        self.pipeline = Pipeline(self._runtime)
+        self.pipeline = Pipeline(
+            self._runtime,
+            Services(
+                backend_urls={n: b.base_url for n, b in backends.items()},
+                token=self._runtime.managed_identity.token,
+            ),
+        )
         self.server = Server(
             self.pipeline.handle, access_log=None, on_malformed=self._log_malformed
         )
@@ -151,6 +167,7 @@ class Gateway:
             await self._runtime.transport.close()
             for backend in self._runtime.backends.values():
                 await backend.auth.close()
+            await self._runtime.managed_identity.close()
             await asyncio.to_thread(self._runtime.writer.close)
         if self._mock_runner is not None:
             await self._mock_runner.cleanup()
@@ -215,6 +232,14 @@ class Gateway:
                 name=name, config=backend, base_url=url.rstrip("/"), auth=auths[name]
             )
         return backends
+
+    def _managed_identity(self) -> ManagedIdentityTokens:
+        factory = self._credential_factory
+        if factory is None:
+            return ManagedIdentityTokens()
+        return ManagedIdentityTokens(
+            lambda client_id: factory(f"managed-identity:{client_id or 'system'}")
+        )
 
     def _auth(
         self, name: str, backend: BackendConfig, named: Mapping[str, str]

@@ -4,6 +4,7 @@
     tollhouse keys list|create|show|regenerate|suspend|activate|cancel ...
     tollhouse logs tail|show ...
     tollhouse mock-backend [--host HOST] [--port PORT] ...
+    tollhouse policy check [--config FILE] [--named-value NAME=VALUE] FILE...
 
 Only this module (the process entry point) configures logging handlers.
 """
@@ -14,14 +15,19 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import GatewayConfig, embedded_default, load_config
 from .errors import ConfigError, TollhouseError
+
+if TYPE_CHECKING:
+    from .policy.loader import PolicyLoader
+    from .policy.xml import NamedValues
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_keys(commands)
     _add_logs(commands)
     _add_mock(commands)
+    _add_policy(commands)
     return parser
 
 
@@ -314,6 +321,120 @@ def _logs_show(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+# policy -------------------------------------------------------------------
+
+_NAMED_VALUES_HELP = """\
+Named values: with --config or --named-value, every {{name}} must be defined;
+it is substituted before the value is checked, and a secret's value is never
+printed (its {{name}} is shown instead).  Without either option, {{name}}
+references are left as written and the values holding them are not checked.
+
+Each error is printed on a line of its own as FILE:LINE:COLUMN: message.  The
+exit status is 0 when every file is valid, 1 otherwise.
+"""
+
+
+def _add_policy(commands: Any) -> None:
+    policy = commands.add_parser("policy", help="Work with APIM policy documents.")
+    actions = policy.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    check = actions.add_parser(
+        "check",
+        help="Check policy documents and fragments.",
+        description="Check APIM policy documents (<policies>) and policy\n"
+        "fragments (<fragment>) the way the gateway loads them; report every error.",
+        epilog=_NAMED_VALUES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="Files to check.")
+    check.add_argument(
+        "--config",
+        metavar="FILE",
+        help="Gateway configuration whose named values, backends and policy "
+        "fragments directory are used.",
+    )
+    check.add_argument(
+        "--named-value",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A named value (repeatable; overrides the configuration's).",
+    )
+    check.add_argument(
+        "--fragments",
+        metavar="DIR",
+        help="Directory of policy fragments, NAME.xml for fragment-id NAME "
+        "(overrides the configuration's).",
+    )
+    check.set_defaults(run=_policy_check)
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    loader = _policy_loader(args)
+    failed = 0
+    for name in args.files:
+        errors: Sequence[ConfigError]
+        try:
+            errors = loader.check(name)
+        except ConfigError as exc:  # the file cannot be read
+            errors = [exc]
+        for error in errors:
+            print(error)
+        if errors:
+            failed += 1
+        else:
+            print(f"{name}: ok")
+    if failed:
+        print(
+            f"tollhouse: {failed} of {len(args.files)} policy files have errors",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def _policy_loader(args: argparse.Namespace) -> PolicyLoader:
+    from .policy.loader import PolicyLoader, fragments_in, named_values_from_config
+
+    named: NamedValues | None = None
+    backends: set[str] | None = None
+    fragments: Mapping[str, Path] = {}
+    if args.config:
+        config = load_config(args.config)
+        named = named_values_from_config(config, os.environ)
+        backends = set(config.backends)
+        if config.policy_fragments_dir:
+            here = Path(args.config).parent
+            fragments = fragments_in(here / config.policy_fragments_dir)
+    if args.named_value:
+        named = _add_named_values(named, args.named_value)
+    if args.fragments:
+        if not Path(args.fragments).is_dir():
+            raise ConfigError(
+                f"{args.fragments!r} is not a directory",
+                source="command line",
+                path="--fragments",
+            )
+        fragments = fragments_in(args.fragments)
+    return PolicyLoader(named_values=named, fragments=fragments, backends=backends)
+
+
+def _add_named_values(named: NamedValues | None, items: list[str]) -> NamedValues:
+    from .policy.xml import NamedValues
+
+    base = named or NamedValues()
+    values = dict(base.values)
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise ConfigError(
+                f"expected NAME=VALUE, got {item!r}",
+                source="command line",
+                path="--named-value",
+            )
+        values[name] = value
+    return NamedValues(values, base.secrets)
 
 
 # mock-backend -------------------------------------------------------------

@@ -192,6 +192,14 @@ class DiagnosticsConfig:
 
 
 @dataclass(frozen=True)
+class OperationConfig:
+    policy_file: str | None = setting(
+        None,
+        help="APIM policy document at operation scope (relative to the config).",
+    )
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
     model: str | None = setting(
         None, help="Model name sent to an `openai` backend for this deployment."
@@ -226,9 +234,11 @@ class ApiConfig:
         "`model` to them.",
     )
     policy_file: str | None = setting(
-        None,
-        help="APIM policy document for this API (relative to the config). "
-        "Not run yet: a gateway given one refuses to start.",
+        None, help="APIM policy document at API scope (relative to the config)."
+    )
+    operations: dict[str, OperationConfig] = setting(
+        default_factory=dict,
+        help="Settings per operation id (`ChatCompletions_Create`, ...).",
     )
     diagnostics: DiagnosticsConfig = setting(
         default_factory=DiagnosticsConfig, help="What is logged for this API."
@@ -245,6 +255,11 @@ class ProductConfig:
         default_factory=tuple, help="APIs that subscriptions to it may call."
     )
     display_name: str | None = setting(None, help="Name shown to people.")
+    policy_file: str | None = setting(
+        None,
+        help="APIM policy document at product scope, run for calls made with a "
+        "subscription to this product.",
+    )
 
 
 @dataclass(frozen=True)
@@ -267,6 +282,16 @@ class GatewayConfig:
     apis: dict[str, ApiConfig] = setting(default_factory=dict, help="APIs by id.")
     products: dict[str, ProductConfig] = setting(
         default_factory=dict, help="Products by id."
+    )
+    policy_file: str | None = setting(
+        None,
+        help="APIM policy document at global scope (relative to the config); "
+        "without one, the global policy forwards every request.",
+    )
+    policy_fragments_dir: str | None = setting(
+        None,
+        help="Directory of policy fragments for `include-fragment`, one "
+        "`<fragment-id>.xml` file each (relative to the config).",
     )
     mock_backend: bool = setting(
         False,
@@ -457,16 +482,6 @@ def validate(config: GatewayConfig) -> None:
                 f"backend {api.backend!r} is not defined under backends",
                 source=source,
                 path=f"apis.{name}.backend",
-            )
-        if api.policy_file is not None:
-            # TODO(policy engine, issue 3): load and run the document. Until then
-            # a policy the gateway would silently skip (an ip-filter, say) must
-            # not look applied.
-            raise ConfigError(
-                "policy documents are not run by this version of Tollhouse; "
-                "remove policy_file rather than run without the policy",
-                source=source,
-                path=f"apis.{name}.policy_file",
             )
         if not 0 <= api.diagnostics.sampling_percentage <= 100:
             raise ConfigError(

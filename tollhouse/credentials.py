@@ -128,6 +128,41 @@ def default_credential(client_id: str | None) -> AsyncTokenCredential:
     return typing.cast(AsyncTokenCredential, credential)
 
 
+class ManagedIdentityTokens:
+    """Tokens for ``authentication-managed-identity``, one cache per resource.
+
+    ``make_credential`` gives the credential of a managed identity by its
+    client id (None for the system-assigned one); azure-identity's
+    DefaultAzureCredential unless a test hands in a fake.
+    """
+
+    def __init__(
+        self,
+        make_credential: typing.Callable[[str | None], AsyncTokenCredential]
+        | None = None,
+    ) -> None:
+        self._make = make_credential or default_credential
+        self._auths: dict[tuple[str, str | None], EntraAuth] = {}
+
+    async def token(self, resource: str, client_id: str | None) -> str:
+        key = (resource, client_id)
+        auth = self._auths.get(key)
+        if auth is None:
+            scope = (
+                resource if resource.endswith("/.default") else resource + "/.default"
+            )
+            auth = self._auths[key] = EntraAuth(self._make(client_id), scope)
+        header = (await auth.headers())["Authorization"]
+        return header.removeprefix("Bearer ")
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for auth in self._auths.values() for s in auth.secrets())
+
+    async def close(self) -> None:
+        for auth in self._auths.values():
+            await auth.close()
+
+
 def backend_auth(
     name: str,
     backend: BackendConfig,

@@ -87,6 +87,7 @@ class GatewayError(TollhouseError):
     reason = "InternalError"
     source = "gateway"
     section = "inbound"
+    scope = "global"
     default_message = "Internal server error"
 
     def __init__(
@@ -178,10 +179,11 @@ class BackendTimeout(BackendError):
 class PolicyFailure(GatewayError):
     """A policy refused the request or failed; `context.LastError` describes it.
 
-    Unlike the fixed errors above, source, reason, section and status come
-    from the policy that failed, so they are set per instance.  ``scope`` is
-    the scope of the document that held the policy (global, product, api,
-    operation) and ``policy_id`` its path in that document.
+        Unlike the fixed errors above, source, reason, section and status come
+        from the policy that failed, so they are set per instance.  ``scope`` is
+        the scope of the document that held the policy (global, product, api,
+        operation), ``path`` the policy's place in its section and ``policy_id``
+    its ``id`` attribute or, without one, its path in the document.
     """
 
     def __init__(
@@ -193,6 +195,7 @@ class PolicyFailure(GatewayError):
         source: str,
         section: str = "inbound",
         scope: str = "",
+        path: str = "",
         policy_id: str = "",
     ) -> None:
         super().__init__(message, reason=reason)
@@ -200,4 +203,5 @@ class PolicyFailure(GatewayError):
         self.source = source
         self.section = section
         self.scope = scope
+        self.path = path
         self.policy_id = policy_id

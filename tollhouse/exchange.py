@@ -46,6 +46,7 @@ class Exchange:
     backend_request_id: str | None = None
     backend_region: str | None = None
     backend_started: float | None = None
+    backend_timeout: float | None = None  # a forward-request policy's
     backend_ended: float | None = None
 
     # The response.

@@ -84,6 +84,18 @@ def backend_request_headers(
     return kept
 
 
+def policy_request_headers(
+    headers: Sequence[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    """Request headers as policies left them, less what the HTTP client sets.
+
+    The client's credentials were removed before policies ran; what a
+    policy adds (an ``api-key`` from a named value, say) goes as it is.
+    """
+    drop = HOP_BY_HOP | _connection_tokens(headers) | {"host", "content-length"}
+    return [(n, v) for n, v in headers if n.lower() not in drop]
+
+
 def client_response_headers(
     backend_headers: Sequence[tuple[str, str]],
 ) -> list[tuple[str, str]]:

@@ -38,6 +38,10 @@ from .errors import (
 )
 from .exchange import Exchange
 from .ids import new_correlation_id
+from .policy.document import Document
+from .policy.engine import PolicyRun, Services
+from .policy.gateway import PolicyStage
+from .policy.registry import is_plain_forward
 from .records import build_record
 from .relay import relay_response
 from .routing import Route
@@ -56,8 +60,15 @@ _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
 class Pipeline:
     """Runs requests through the gateway; one instance per gateway."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, services: Services | None = None) -> None:
         self.runtime = runtime
+        self.policies = PolicyStage(
+            runtime,
+            services
+            or Services(
+                backend_urls={n: b.base_url for n, b in runtime.backends.items()}
+            ),
+        )
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -109,21 +120,83 @@ class Pipeline:
     async def _run(
         self, request: web.BaseRequest, exchange: Exchange
     ) -> web.StreamResponse:
-        # Which API and operation, and who is calling.
-        _check_path(request.raw_path)
-        route = self.runtime.router.match(request.path)
+        run: PolicyRun | None = None
+        try:
+            # Which API and operation, and who is calling.
+            _check_path(request.raw_path)
+            route = self.runtime.router.match(request.path)
+            if route is None:
+                raise NotFound()
+            exchange.route = route
+            self._authorize(request, exchange, route)
+
+            # The body, checked as far as the operation needs it.
+            body = await self._read_body(request, exchange)
+            self._check_request(request, exchange, route, body)
+
+            # The backend call, and the response relayed as it comes, with
+            # the policies of the operation around it when it has any.
+            document = self._document(exchange)
+            if is_plain_forward(document):
+                backend_request = await self._backend_request(
+                    request, exchange, route, body
+                )
+                return await relay_response(
+                    self.runtime, request, exchange, backend_request
+                )
+            run = self._policy_run(request, exchange, document, body)
+            return await self.policies.run(request, exchange, run, self._body_rewriter)
+        except GatewayError as error:
+            if isinstance(error, ClientClosedRequest) or exchange.client_disconnected:
+                raise
+            if run is None:
+                run = self._policy_run(request, exchange, self._document(exchange))
+            answer = await self.policies.on_error(exchange, run, error)
+            if answer is None:
+                raise
+            return answer
+
+    def _document(self, exchange: Exchange) -> Document:
+        """The effective policy document of the request, as far as it is known."""
+        route = exchange.route
+        subscription = exchange.subscription
+        return self.runtime.policies.effective(
+            subscription.product_id if subscription is not None else None,
+            route.api_id if route is not None else None,
+            route.operation.id if route is not None else None,
+        )
+
+    def _policy_run(
+        self,
+        request: web.BaseRequest,
+        exchange: Exchange,
+        document: Document,
+        body: bytes = b"",
+    ) -> PolicyRun:
+        route = exchange.route
         if route is None:
-            raise NotFound()
-        exchange.route = route
-        self._authorize(request, exchange, route)
+            return self.policies.start(request, exchange, document)
+        query = _forward_query(request, exchange)
 
-        # The body, checked as far as the operation needs it.
-        body = await self._read_body(request, exchange)
-        self._check_request(request, exchange, route, body)
+        def url_for(backend: str) -> str:
+            chosen = self.runtime.backends[backend]
+            return chosen.url_for(route, exchange.deployment, query)
 
-        # The backend call, and the response relayed as it comes.
-        backend_request = await self._backend_request(request, exchange, route, body)
-        return await relay_response(self.runtime, request, exchange, backend_request)
+        return self.policies.start(
+            request,
+            exchange,
+            document,
+            backend_url=url_for(route.api.backend),
+            body=body,
+            url_for=url_for,
+        )
+
+    def _body_rewriter(self, exchange: Exchange, body: bytes) -> bytes:
+        assert exchange.route is not None
+        backend = self.runtime.backends[
+            exchange.backend_id or exchange.route.api.backend
+        ]
+        return self._rewrite_body(exchange, exchange.route, backend.config.kind, body)
 
     # Subscription keys ----------------------------------------------------
 

@@ -144,7 +144,7 @@ def _error_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
             "LastErrorReason": error.reason,
             "LastErrorMessage": runtime.scrub(error.message),
             "LastErrorSection": error.section,
-            "LastErrorScope": "global",
+            "LastErrorScope": error.scope or "global",
         }
     elif exchange.error_message is not None:
         columns = {

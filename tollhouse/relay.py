@@ -20,6 +20,7 @@ import asyncio
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
@@ -68,21 +69,47 @@ async def relay_response(
     backend: BackendRequest,
 ) -> web.StreamResponse:
     """Send ``backend`` and relay its answer; fills in ``exchange`` as it goes."""
-    assert exchange.route is not None
-    timeouts = runtime.backends[exchange.route.api.backend].config.timeouts
+    response = await send(runtime, exchange, backend)
+    if is_stream(response):
+        return await relay_stream(runtime, request, exchange, response)
+    return whole_response(exchange, await read_whole(runtime, exchange, response))
 
+
+async def send(
+    runtime: Runtime,
+    exchange: Exchange,
+    backend: BackendRequest,
+    *,
+    timeout: float | None = None,
+) -> BackendResponse:
+    """Send ``backend``; return the response once its head has arrived.
+
+    ``timeout`` (a ``forward-request`` policy's) replaces the backend's
+    first-byte and total timeouts for this call.
+    """
+    timeouts = backend_config(runtime, exchange).timeouts
     exchange.backend_started = time.perf_counter()
+    exchange.backend_timeout = timeout
     response = await runtime.transport.send(
         backend,
         connect_timeout=timeouts.connect,
-        first_byte_timeout=timeouts.first_byte,
+        first_byte_timeout=timeouts.first_byte if timeout is None else timeout,
     )
     _note_backend_head(exchange, response)
+    return response
 
+
+def is_stream(response: BackendResponse) -> bool:
+    """Whether ``response`` is an event stream to relay event by event."""
     content_type = hdrs.first(response.headers, "content-type") or ""
-    if response.status < 300 and content_type.startswith("text/event-stream"):
-        return await _relay_stream(runtime, request, exchange, response)
-    return await _relay_whole(runtime, exchange, response)
+    return response.status < 300 and content_type.startswith("text/event-stream")
+
+
+def backend_config(runtime: Runtime, exchange: Exchange) -> BackendConfig:
+    """The configuration of the backend this request goes to."""
+    assert exchange.route is not None
+    name = exchange.backend_id or exchange.route.api.backend
+    return runtime.backends[name].config
 
 
 def _note_backend_head(exchange: Exchange, response: BackendResponse) -> None:
@@ -98,11 +125,22 @@ def _note_backend_head(exchange: Exchange, response: BackendResponse) -> None:
 # Whole responses ----------------------------------------------------------
 
 
-async def _relay_whole(
+@dataclass(slots=True)
+class WholeResponse:
+    """A backend response read whole, as the client is to get it."""
+
+    status: int
+    reason: str | None
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+async def read_whole(
     runtime: Runtime, exchange: Exchange, response: BackendResponse
-) -> web.Response:
+) -> WholeResponse:
+    """Read the whole body (bounded in size and time) and log what it says."""
     assert exchange.route is not None
-    backend = runtime.backends[exchange.route.api.backend].config
+    backend = backend_config(runtime, exchange)
     try:
         body = await _read_bounded(
             response, backend.max_response_bytes, _time_left(exchange, backend)
@@ -116,20 +154,24 @@ async def _relay_whole(
     headers = hdrs.client_response_headers(response.headers)
     encoding = hdrs.first(response.headers, "content-encoding")
     text = decode_body(body, encoding)
-    kind = exchange.route.llm_kind if exchange.route else None
+    kind = exchange.route.llm_kind
     if kind is not None and response.status < 300 and text:
         _note_llm_result(exchange, parse_response(kind, text))
     if response.status >= 400:
         _note_backend_error(exchange, response.status, text)
         body, headers = _without_secrets(runtime, body, text, headers)
+    return WholeResponse(response.status, response.reason, headers, body)
 
-    headers.append((hdrs.CORRELATION_ID, exchange.correlation_id))
-    exchange.status = response.status
+
+def whole_response(exchange: Exchange, whole: WholeResponse) -> web.Response:
+    """The client's response, noted in ``exchange`` for the log."""
+    headers = [*whole.headers, (hdrs.CORRELATION_ID, exchange.correlation_id)]
+    exchange.status = whole.status
     exchange.response_headers = headers
-    exchange.response_size = len(body)
+    exchange.response_size = len(whole.body)
     exchange.first_byte = time.perf_counter()
     client = web.Response(
-        status=response.status, reason=response.reason or None, body=body
+        status=whole.status, reason=whole.reason or None, body=whole.body
     )
     for name, value in headers:
         client.headers.add(name, value)
@@ -138,7 +180,10 @@ async def _relay_whole(
 
 def _time_left(exchange: Exchange, backend: BackendConfig) -> float:
     started = exchange.backend_started or time.perf_counter()
-    return max(0.0, backend.timeouts.total - (time.perf_counter() - started))
+    total = backend.timeouts.total
+    if exchange.backend_timeout is not None:
+        total = exchange.backend_timeout
+    return max(0.0, total - (time.perf_counter() - started))
 
 
 async def _read_bounded(response: BackendResponse, limit: int, timeout: float) -> bytes:
@@ -325,32 +370,44 @@ class _StreamRelay:
         self.accumulator = None
 
 
-async def _relay_stream(
+async def relay_stream(
     runtime: Runtime,
     request: web.BaseRequest,
     exchange: Exchange,
     response: BackendResponse,
+    *,
+    head: tuple[int, str | None, list[tuple[str, str]]] | None = None,
 ) -> web.StreamResponse:
-    assert exchange.route is not None
-    timeouts = runtime.backends[exchange.route.api.backend].config.timeouts
-    client = web.StreamResponse(status=response.status, reason=response.reason or None)
+    """Relay an event stream as it arrives.
+
+    ``head`` (status, reason, headers) replaces the backend's own, as
+    outbound policies left it.
+    """
+    timeouts = backend_config(runtime, exchange).timeouts
+    status, reason, headers = head or (
+        response.status,
+        response.reason,
+        hdrs.client_response_headers(response.headers),
+    )
+    client = web.StreamResponse(status=status, reason=reason or None)
     secrets = tuple(secret.encode() for secret in runtime.secret_values() if secret)
     relay = _StreamRelay(exchange, response, client, secrets)
-    headers = relay.client_headers(hdrs.client_response_headers(response.headers))
+    headers = relay.client_headers(headers)
     headers.append((hdrs.CORRELATION_ID, exchange.correlation_id))
     for name, value in headers:
         client.headers.add(name, value)
-    exchange.status = response.status
+    exchange.status = status
     exchange.response_headers = headers
 
     try:
         await client.prepare(request)
         # Reads keep their own deadline; this one also bounds writes to a
         # client that stopped reading.
-        async with asyncio.timeout(timeouts.total + 1.0):
-            completed = await _pump(
-                relay, timeouts.idle, timeouts.keepalive, timeouts.total
-            )
+        total = timeouts.total
+        if exchange.backend_timeout is not None:
+            total = exchange.backend_timeout
+        async with asyncio.timeout(total + 1.0):
+            completed = await _pump(relay, timeouts.idle, timeouts.keepalive, total)
     except TimeoutError:
         _note_stream_error(exchange, "stream_total_timeout")
         completed = False

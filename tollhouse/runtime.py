@@ -10,7 +10,8 @@ from aiohttp import web
 
 from .callers import TrustedProxies
 from .config import BackendConfig, GatewayConfig
-from .credentials import BackendAuth
+from .credentials import BackendAuth, ManagedIdentityTokens
+from .policy.registry import PolicyRegistry
 from .routing import Route, Router
 from .store.writer import LogWriter
 from .subscriptions import KeyIndex
@@ -109,6 +110,10 @@ class Runtime:
     writer: LogWriter
     product_apis: dict[str, tuple[str, ...]] = field(default_factory=dict)
     callers: TrustedProxies = field(default_factory=TrustedProxies)
+    policies: PolicyRegistry = field(default_factory=PolicyRegistry.forwarding)
+    managed_identity: ManagedIdentityTokens = field(
+        default_factory=ManagedIdentityTokens
+    )
     secrets: tuple[str, ...] = ()
     key_query_names: frozenset[str] = frozenset()
     key_header_names: frozenset[str] = frozenset()
@@ -130,4 +135,5 @@ class Runtime:
         found = list(self.secrets)
         for backend in self.backends.values():
             found.extend(backend.auth.secrets())
+        found.extend(self.managed_identity.secrets())
         return found

@@ -1,0 +1,285 @@
+"""Compiling ``@{ … }`` statements, and the compiler's entry point.
+
+A statement compiles to a closure returning how it ended: `NORMAL`,
+`BREAK`, `CONTINUE` or `RETURN` (the value then waits in
+``Evaluation.result``).  Every statement and every loop iteration counts
+one step.  A block must return a value on every path, as C# requires of
+APIM's statement expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import syntax as s
+from .compiler import Code, Compiled, Scope
+from .conversions import cast, default_value
+from .lexer import Source
+from .lib_collections import iterate
+from .members import Members
+from .operators import require_bool
+from .runtime import Evaluation
+from .types import CsType
+
+Exec = Callable[[Evaluation], int]
+
+NORMAL, BREAK, CONTINUE, RETURN = 0, 1, 2, 3
+
+
+class Compiler(Members):
+    """Compiles a whole expression or statement block."""
+
+    def compile(self, tree: s.Expr | s.Block) -> Code:
+        if not isinstance(tree, s.Block):
+            return self.expr(tree).code
+        if not always_returns(tree):
+            raise self.error(
+                "not all code paths return a value: end the block with 'return'", tree
+            )
+        body = self.statement(tree)
+
+        def run(ev: Evaluation) -> object:
+            body(ev)
+            return ev.result
+
+        return run
+
+    def statement(self, node: s.Stmt) -> Exec:
+        self.depth += 1
+        try:
+            handler: Callable[[s.Stmt], Exec] = getattr(self, _STATEMENTS[type(node)])
+            return handler(node)
+        finally:
+            self.depth -= 1
+
+    def _block(self, node: s.Block) -> Exec:
+        outer = self.scope
+        self.scope = Scope(outer)
+        try:
+            body = [self.statement(stmt) for stmt in node.statements]
+        finally:
+            self.scope = outer
+
+        def run(ev: Evaluation) -> int:
+            for stmt in body:
+                status = stmt(ev)
+                if status:
+                    return status
+            return NORMAL
+
+        return run
+
+    def _local_decl(self, node: s.LocalDecl) -> Exec:
+        declared = self.resolve_type(node.type) if node.type is not None else None
+        steps = [self._declarator(d, declared) for d in node.declarators]
+
+        def run(ev: Evaluation) -> int:
+            ev.tick()
+            for slot, code in steps:
+                ev.slots[slot] = code(ev)
+            return NORMAL
+
+        return run
+
+    def _declarator(
+        self, node: s.Declarator, declared: CsType | None
+    ) -> tuple[int, Code]:
+        if node.value is None:
+            assert declared is not None
+            zero = default_value(declared)
+            value = Compiled(lambda ev: zero, declared)
+        else:
+            value = self.expr(node.value)
+            if declared is None and value.constant is None and value.type is None:
+                raise self.error(
+                    "cannot assign null to an implicitly typed local ('var')", node
+                )
+            value = self.converted(value, declared, node.value)
+        slot = self.declare(node.name, declared or value.type, node)
+        return slot, value.code
+
+    def _expr_stmt(self, node: s.ExprStmt) -> Exec:
+        code = self.expr(node.expr, void=True).code
+
+        def run(ev: Evaluation) -> int:
+            ev.tick()
+            code(ev)
+            return NORMAL
+
+        return run
+
+    def _if(self, node: s.If) -> Exec:
+        condition = self.expr(node.condition).code
+        then = self.statement(node.then)
+        otherwise = (
+            self.statement(node.otherwise) if node.otherwise is not None else None
+        )
+
+        def run(ev: Evaluation) -> int:
+            ev.tick()
+            if require_bool(condition(ev)):
+                return then(ev)
+            return otherwise(ev) if otherwise is not None else NORMAL
+
+        return run
+
+    def _return(self, node: s.Return) -> Exec:
+        if node.value is None:
+            raise self.error(
+                "a policy expression must return a value: 'return value;'", node
+            )
+        code = self.expr(node.value).code
+
+        def run(ev: Evaluation) -> int:
+            ev.tick()
+            ev.result = code(ev)
+            return RETURN
+
+        return run
+
+    def _foreach(self, node: s.Foreach) -> Exec:
+        source = self.expr(node.source)
+        declared = self.resolve_type(node.type) if node.type is not None else None
+        element = declared or (source.type.element if source.type is not None else None)
+        outer = self.scope
+        self.scope = Scope(outer)
+        try:
+            slot = self.declare(node.name, element, node, readonly=True)
+            body = self._loop_body(node.body)
+        finally:
+            self.scope = outer
+        scode = source.code
+
+        def run(ev: Evaluation) -> int:
+            ev.tick()
+            for item in iterate(scode(ev)):
+                ev.tick()
+                ev.slots[slot] = cast(item, declared) if declared is not None else item
+                status = body(ev)
+                if status == BREAK:
+                    break
+                if status == RETURN:
+                    return RETURN
+            return NORMAL
+
+        return run
+
+    def _loop_body(self, node: s.Stmt) -> Exec:
+        self.loops += 1
+        try:
+            return self.statement(node)
+        finally:
+            self.loops -= 1
+
+    def _for(self, node: s.For) -> Exec:
+        outer = self.scope
+        self.scope = Scope(outer)
+        try:
+            init = [self.statement(stmt) for stmt in node.init]
+            condition = (
+                self.expr(node.condition).code if node.condition is not None else None
+            )
+            updates = [self.expr(update, void=True).code for update in node.updates]
+            body = self._loop_body(node.body)
+        finally:
+            self.scope = outer
+
+        def run(ev: Evaluation) -> int:
+            for stmt in init:
+                stmt(ev)
+            while condition is None or require_bool(condition(ev)):
+                ev.tick()
+                status = body(ev)
+                if status == BREAK:
+                    break
+                if status == RETURN:
+                    return RETURN
+                for update in updates:
+                    update(ev)
+            return NORMAL
+
+        return run
+
+    def _while(self, node: s.While) -> Exec:
+        condition = self.expr(node.condition).code
+        body = self._loop_body(node.body)
+        first = node.do
+
+        def run(ev: Evaluation) -> int:
+            check = not first
+            while not check or require_bool(condition(ev)):
+                check = True
+                ev.tick()
+                status = body(ev)
+                if status == BREAK:
+                    break
+                if status == RETURN:
+                    return RETURN
+            return NORMAL
+
+        return run
+
+    def _jump(self, node: s.Jump) -> Exec:
+        if not self.loops:
+            raise self.error(f"no enclosing loop out of which to '{node.kind}'", node)
+        status = BREAK if node.kind == "break" else CONTINUE
+        return lambda ev: status
+
+    def _empty(self, node: s.Empty) -> Exec:
+        return lambda ev: NORMAL
+
+
+_STATEMENTS = {
+    s.Block: "_block",
+    s.LocalDecl: "_local_decl",
+    s.ExprStmt: "_expr_stmt",
+    s.If: "_if",
+    s.Return: "_return",
+    s.Foreach: "_foreach",
+    s.For: "_for",
+    s.While: "_while",
+    s.Jump: "_jump",
+    s.Empty: "_empty",
+}
+
+
+def always_returns(node: s.Stmt) -> bool:
+    """Whether control cannot reach the end of ``node`` (C#'s rule, simplified)."""
+    if isinstance(node, s.Return):
+        return True
+    if isinstance(node, s.Block):
+        return any(always_returns(stmt) for stmt in node.statements)
+    if isinstance(node, s.If):
+        return (
+            node.otherwise is not None
+            and always_returns(node.then)
+            and always_returns(node.otherwise)
+        )
+    if isinstance(node, s.While):
+        endless = isinstance(node.condition, s.Literal) and node.condition.value is True
+        return (endless and not _breaks(node.body)) or (
+            node.do and always_returns(node.body)
+        )
+    if isinstance(node, s.For):
+        return node.condition is None and not _breaks(node.body)
+    return False
+
+
+def _breaks(node: s.Stmt) -> bool:
+    """Whether a ``break`` in ``node`` leaves the loop that holds it."""
+    if isinstance(node, s.Jump):
+        return node.kind == "break"
+    if isinstance(node, s.Block):
+        return any(_breaks(stmt) for stmt in node.statements)
+    if isinstance(node, s.If):
+        return _breaks(node.then) or (
+            node.otherwise is not None and _breaks(node.otherwise)
+        )
+    return False
+
+
+def compile_tree(source: Source, tree: s.Expr | s.Block) -> tuple[Code, int]:
+    """The closure for a parsed expression or block, and its slot count."""
+    compiler = Compiler(source)
+    code = compiler.compile(tree)
+    return code, compiler.slot_count

@@ -1,0 +1,471 @@
+"""The policies: one function per policy element, as APIM runs them.
+
+Each handler takes the run and its element and returns the `Flow`: go on,
+or a response is ready.  A refusal raises `PolicyFailure` with APIM's
+source, reason and message; `PolicyRun.run_element` places it (scope,
+section, path) and the pipeline runs on-error.  `HANDLERS` maps every
+policy the loader accepts to its handler; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import re
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlsplit
+
+from ..callers import parse_address
+from ..errors import PolicyFailure
+from .context import Body, Headers, Response, Url
+from .document import Element, Section
+from .engine import Flow, Handler, PolicyRun, expression_failure, reason_phrase
+
+logger = logging.getLogger(__name__)
+
+_REQUEST_SECTIONS = (Section.INBOUND, Section.BACKEND)
+_TEMPLATE_PARAMETER = re.compile(r"\{([^{}]+)\}")
+
+
+# Access and refusal -------------------------------------------------------
+
+
+async def ip_filter(run: PolicyRun, element: Element) -> Flow:
+    caller = parse_address(run.context.request.ip_address)
+    listed = caller is not None and _listed(run, element, caller)
+    allow = run.attribute_text(element, "action").lower() == "allow"
+    if listed == allow:
+        return Flow.NEXT
+    raise PolicyFailure(
+        f"Caller IP address {run.context.request.ip_address} is not allowed. "
+        "Access denied.",
+        status=403,
+        reason="CallerIpNotAllowed",
+        source="ip-filter",
+    )
+
+
+def _listed(
+    run: PolicyRun,
+    element: Element,
+    caller: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> bool:
+    for part in element.children:
+        if part.name == "address" and part.text is not None:
+            value = part.text
+            address = parse_address(
+                run.text(part, value) if value.is_expression else value.text
+            )
+            if address is None:
+                raise expression_failure(element, "address is not an IP address")
+            if address == caller:
+                return True
+        elif part.name == "address-range":
+            low = parse_address(part.attributes["from"].text)
+            high = parse_address(part.attributes["to"].text)
+            if low is None or high is None or low.version != caller.version:
+                continue
+            if low <= caller <= high:  # type: ignore[operator]
+                return True
+    return False
+
+
+async def check_header(run: PolicyRun, element: Element) -> Flow:
+    name = run.attribute_text(element, "name")
+    code = int(run.number(element, "failed-check-httpcode"))
+    message = run.attribute_text(element, "failed-check-error-message")
+    present = run.context.request.headers.get_all(name)
+    if not present:
+        raise PolicyFailure(
+            message, status=code, reason="HeaderNotFound", source="check-header"
+        )
+    allowed = [run.text(v, v.text) for v in element.children if v.text is not None]
+    if not allowed:
+        return Flow.NEXT
+    fold = run.flag(element, "ignore-case")
+    wanted = {a.lower() if fold else a for a in allowed}
+    values = [part.strip() for value in present for part in value.split(",")]
+    if any((v.lower() if fold else v) in wanted for v in values):
+        return Flow.NEXT
+    raise PolicyFailure(
+        message, status=code, reason="HeaderValueNotAllowed", source="check-header"
+    )
+
+
+# Flow ---------------------------------------------------------------------
+
+
+async def choose(run: PolicyRun, element: Element) -> Flow:
+    for branch in element.children:
+        if branch.name == "otherwise" or _holds(run, branch, "condition"):
+            return await run.run_elements(branch.children)
+    return Flow.NEXT
+
+
+def _holds(run: PolicyRun, element: Element, name: str) -> bool:
+    value = element.attribute(name)
+    if value is None:
+        return False
+    result = run.evaluate(element, value)
+    if isinstance(result, bool):
+        return result
+    raise expression_failure(element, f"{name} must give a bool, not {result!r}")
+
+
+async def retry(run: PolicyRun, element: Element) -> Flow:
+    count = int(run.number(element, "count"))
+    interval = run.number(element, "interval")
+    ceiling = run.number(element, "max-interval", interval)
+    delta = run.number(element, "delta")
+    fast = run.flag(element, "first-fast-retry")
+    attempt = 0
+    while True:
+        flow = await run.run_elements(element.children)
+        if flow is Flow.RETURN or attempt >= count:
+            return flow
+        if not _holds(run, element, "condition"):
+            return flow
+        wait = _retry_wait(attempt, interval, ceiling, delta, fast)
+        await run.services.sleep(min(wait, run.services.max_retry_wait))
+        attempt += 1
+
+
+def _retry_wait(
+    attempt: int, interval: float, ceiling: float, delta: float, fast: bool
+) -> float:
+    if fast and attempt == 0:
+        return 0.0
+    if not delta:
+        return interval
+    # Exponential from interval by delta, as APIM documents, jittered a little.
+    wait = interval + (2**attempt - 1) * delta * random.uniform(0.8, 1.2)
+    return float(min(wait, ceiling)) if ceiling else float(wait)
+
+
+async def return_response(run: PolicyRun, element: Element) -> Flow:
+    name = element.attribute("response-variable-name")
+    response = Response()
+    if name is not None:
+        stored = run.context.variables.get(name.text)
+        if isinstance(stored, Response):
+            response = stored
+    outer, run.building = run.building, response
+    try:
+        await run.run_elements(element.children)
+    finally:
+        run.building = outer
+    run.returned = response
+    return Flow.RETURN
+
+
+async def mock_response(run: PolicyRun, element: Element) -> Flow:
+    status = int(run.number(element, "status-code", 200))
+    response = Response(status_code=status, status_reason=reason_phrase(status))
+    content_type = element.attribute("content-type")
+    if content_type is not None:
+        response.headers.set("Content-Type", content_type.text)
+    run.returned = response
+    return Flow.RETURN
+
+
+# Messages -----------------------------------------------------------------
+
+
+def _message_headers(run: PolicyRun) -> Headers:
+    if run.building is not None:
+        return run.building.headers
+    if run.section in _REQUEST_SECTIONS:
+        return run.context.request.headers
+    return run.context.response.headers
+
+
+async def set_header(run: PolicyRun, element: Element) -> Flow:
+    name = run.attribute_text(element, "name")
+    action = run.attribute_text(element, "exists-action", "override").lower()
+    headers = _message_headers(run)
+    values = [run.text(v, v.text) for v in element.children if v.text is not None]
+    if action == "delete":
+        headers.remove(name)
+    elif action == "skip":
+        if name not in headers:
+            headers.set(name, values)
+    elif action == "append":
+        for value in values:
+            headers.append(name, value)
+    else:
+        headers.set(name, values)
+    return Flow.NEXT
+
+
+async def set_query_parameter(run: PolicyRun, element: Element) -> Flow:
+    name = run.attribute_text(element, "name")
+    action = run.attribute_text(element, "exists-action", "override").lower()
+    query = run.context.request.url.query
+    values = [run.text(v, v.text) for v in element.children if v.text is not None]
+    if action == "delete":
+        query.remove(name)
+    elif action == "skip":
+        if name not in query:
+            query.set(name, values)
+    elif action == "append":
+        for value in values:
+            query.append(name, value)
+    else:
+        query.set(name, values)
+    run.target.rewritten = True
+    return Flow.NEXT
+
+
+async def set_status(run: PolicyRun, element: Element) -> Flow:
+    response = run.building or run.context.response
+    response.status_code = int(run.number(element, "code"))
+    response.status_reason = run.attribute_text(element, "reason")
+    return Flow.NEXT
+
+
+async def set_body(run: PolicyRun, element: Element) -> Flow:
+    content = run.text(element, element.text) if element.text is not None else ""
+    body = Body(content.encode("utf-8"))
+    if run.building is not None:
+        run.building.body = body
+    elif run.section in _REQUEST_SECTIONS:
+        run.context.request.body = body
+    else:
+        run.context.response.body = body
+    return Flow.NEXT
+
+
+async def set_method(run: PolicyRun, element: Element) -> Flow:
+    method = run.text(element, element.text).strip().upper()
+    if not method or not method.isascii() or not method.isalpha():
+        raise expression_failure(element, f"{method!r} is not an HTTP method")
+    run.context.request.method = method
+    return Flow.NEXT
+
+
+async def set_variable(run: PolicyRun, element: Element) -> Flow:
+    name = element.attributes["name"].text
+    value = element.attributes["value"]
+    run.context.variables[name] = run.evaluate(element, value)
+    return Flow.NEXT
+
+
+# Backends -----------------------------------------------------------------
+
+
+async def set_backend_service(run: PolicyRun, element: Element) -> Flow:
+    backend_id = element.attribute("backend-id")
+    if backend_id is not None:
+        name = run.text(element, backend_id)
+        base = run.services.backend_urls.get(name)
+        if base is None:
+            raise PolicyFailure(
+                f"Backend with id '{name}' could not be found.",
+                status=500,
+                reason="BackendNotFound",
+                source="set-backend-service",
+            )
+        _move_to(run, base, backend=name)
+        return Flow.NEXT
+    base_url = run.attribute_text(element, "base-url")
+    if urlsplit(base_url).scheme not in ("http", "https"):
+        raise expression_failure(element, f"{base_url!r} is not an http(s) URL")
+    _move_to(run, base_url, backend=None)
+    return Flow.NEXT
+
+
+def _move_to(run: PolicyRun, base: str, *, backend: str | None) -> None:
+    url = run.context.request.url
+    base = base.partition("?")[0].rstrip("/")
+    if backend is not None and not run.target.path_rewritten and run.url_for:
+        moved = Url.parse(run.url_for(backend))
+        moved.query = url.query
+    else:
+        old_path = urlsplit(run.target.base).path.rstrip("/")
+        rest = url.path[len(old_path) :] if url.path.startswith(old_path) else url.path
+        moved = Url.parse(base + rest)
+        moved.query = url.query
+    run.context.request.url = moved
+    run.target.base = base
+    run.target.rewritten = True
+    if backend is not None:
+        run.target.backend = backend
+        run.target.credentials = True
+    else:
+        run.target.credentials = False
+
+
+async def rewrite_uri(run: PolicyRun, element: Element) -> Flow:
+    template = run.attribute_text(element, "template")
+    keep_unmatched = run.flag(element, "copy-unmatched-params", True)
+    path, _, query_text = template.partition("?")
+    parameters = run.context.request.matched_parameters
+    path = _TEMPLATE_PARAMETER.sub(lambda m: parameters.get(m.group(1), ""), path)
+    query = Headers(parse_qsl(query_text, keep_blank_values=True))
+    if keep_unmatched:
+        for name, value in run.context.request.url.query.items():
+            if name not in query:
+                query.append(name, value)
+    url = run.context.request.url
+    base_path = urlsplit(run.target.base).path.rstrip("/")
+    url.path = base_path + "/" + path.lstrip("/")
+    url.query = query
+    run.target.rewritten = True
+    run.target.path_rewritten = True
+    return Flow.NEXT
+
+
+async def forward_request(run: PolicyRun, element: Element) -> Flow:
+    timeout: float | None = None
+    if element.attribute("timeout-ms") is not None:
+        timeout = run.number(element, "timeout-ms") / 1000.0
+    elif element.attribute("timeout") is not None:
+        timeout = run.number(element, "timeout")
+    await run.forward(run, timeout)
+    run.forwarded = True
+    if run.flag(element, "fail-on-error-status-code"):
+        status = run.context.response.status_code
+        if status >= 400:
+            raise PolicyFailure(
+                f"The backend answered {status}.",
+                status=status,
+                reason="BackendResponseError",
+                source="forward-request",
+            )
+    return Flow.NEXT
+
+
+async def authentication_managed_identity(run: PolicyRun, element: Element) -> Flow:
+    resource = run.attribute_text(element, "resource")
+    client_id = run.attribute_text(element, "client-id") or None
+    variable = element.attribute("output-token-variable-name")
+    try:
+        if run.services.token is None:
+            raise LookupError("no managed identity is configured")
+        token = await run.services.token(resource, client_id)
+    except Exception as exc:
+        if run.flag(element, "ignore-error"):
+            logger.warning("managed identity token for %s failed", resource)
+            return Flow.NEXT
+        raise PolicyFailure(
+            f"Could not obtain a managed identity token for {resource}.",
+            status=500,
+            reason="ManagedIdentityTokenFailure",
+            source="authentication-managed-identity",
+        ) from exc
+    if variable is not None:
+        run.context.variables[variable.text] = token
+    else:
+        run.context.request.headers.set("Authorization", f"Bearer {token}")
+    return Flow.NEXT
+
+
+# CORS and trace -------------------------------------------------------------
+
+
+async def cors(run: PolicyRun, element: Element) -> Flow:
+    request = run.context.request
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return Flow.NEXT
+    allowed = _cors_values(run, element, "allowed-origins")
+    credentials = run.flag(element, "allow-credentials")
+    matched = "*" in allowed or origin in allowed
+    preflight = request.method == "OPTIONS" and (
+        "Access-Control-Request-Method" in request.headers
+    )
+    if not matched:
+        if preflight and run.flag(element, "terminate-unmatched-request", True):
+            run.returned = Response()
+            return Flow.RETURN
+        return Flow.NEXT
+    allow_origin = origin if credentials or "*" not in allowed else "*"
+    headers = [("Access-Control-Allow-Origin", allow_origin)]
+    if credentials:
+        headers.append(("Access-Control-Allow-Credentials", "true"))
+    if not preflight:
+        exposed = _cors_values(run, element, "expose-headers")
+        if exposed:
+            headers.append(("Access-Control-Expose-Headers", ",".join(exposed)))
+        run.response_headers.extend(headers)
+        return Flow.NEXT
+    run.returned = _preflight(run, element, request.headers, headers)
+    return Flow.RETURN
+
+
+def _preflight(
+    run: PolicyRun,
+    element: Element,
+    asked: Headers,
+    headers: list[tuple[str, str]],
+) -> Response:
+    methods = _cors_values(run, element, "allowed-methods") or ["GET", "POST"]
+    wanted = asked.get("Access-Control-Request-Method", "") or ""
+    headers.append(
+        (
+            "Access-Control-Allow-Methods",
+            wanted if "*" in methods else ",".join(methods),
+        )
+    )
+    allowed_headers = _cors_values(run, element, "allowed-headers")
+    requested = asked.get("Access-Control-Request-Headers")
+    if "*" in allowed_headers and requested:
+        headers.append(("Access-Control-Allow-Headers", requested))
+    elif allowed_headers:
+        headers.append(("Access-Control-Allow-Headers", ",".join(allowed_headers)))
+    for part in element.children_named("allowed-methods"):
+        age = part.attribute("preflight-result-max-age")
+        if age is not None:
+            headers.append(("Access-Control-Max-Age", run.text(part, age)))
+    response = Response()
+    for name, value in headers:
+        response.headers.append(name, value)
+    return response
+
+
+def _cors_values(run: PolicyRun, element: Element, part_name: str) -> list[str]:
+    values: list[str] = []
+    for part in element.children_named(part_name):
+        values.extend(run.text(v, v.text) for v in part.children if v.text is not None)
+    return values
+
+
+async def trace(run: PolicyRun, element: Element) -> Flow:
+    source = element.attributes["source"].text
+    message = ""
+    metadata: dict[str, str] = {}
+    for part in element.children:
+        if part.name == "message" and part.text is not None:
+            message = run.text(part, part.text)
+        elif part.name == "metadata":
+            key = run.attribute_text(part, "name")
+            metadata[key] = run.attribute_text(part, "value")
+    # Kept in the request's trace only: a trace may quote prompts, which
+    # never go to the process log.
+    shown = "".join(f" {key}={value}" for key, value in metadata.items())
+    run.note(element, f"trace {source}: {message}{shown}")
+    return Flow.NEXT
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "authentication-managed-identity": authentication_managed_identity,
+    "check-header": check_header,
+    "choose": choose,
+    "cors": cors,
+    "forward-request": forward_request,
+    "ip-filter": ip_filter,
+    "mock-response": mock_response,
+    "retry": retry,
+    "return-response": return_response,
+    "rewrite-uri": rewrite_uri,
+    "set-backend-service": set_backend_service,
+    "set-body": set_body,
+    "set-header": set_header,
+    "set-method": set_method,
+    "set-query-parameter": set_query_parameter,
+    "set-status": set_status,
+    "set-variable": set_variable,
+    "trace": trace,
+}
+"""Every policy element Tollhouse runs, by name."""
