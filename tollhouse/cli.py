@@ -5,6 +5,7 @@
     tollhouse logs tail|show ...
     tollhouse mock-backend [--host HOST] [--port PORT] ...
     tollhouse policy check [--config FILE] [--named-value NAME=VALUE] FILE...
+    tollhouse policy trace [--config FILE] [--method M] [--header H] ... URL
 
 Only this module (the process entry point) configures logging handlers.
 """
@@ -369,6 +370,7 @@ def _add_policy(commands: Any) -> None:
         "(overrides the configuration's).",
     )
     check.set_defaults(run=_policy_check)
+    _add_policy_trace(actions)
 
 
 def _policy_check(args: argparse.Namespace) -> int:
@@ -435,6 +437,120 @@ def _add_named_values(named: NamedValues | None, items: list[str]) -> NamedValue
             )
         values[name] = value
     return NamedValues(values, base.secrets)
+
+
+_TRACE_HELP = """\
+The backend is not called unless --call-backend is given: forward-request
+answers with --backend-status and --backend-body (by default 200 and a small
+chat completion).  Nothing is written to the log.  Each line of the trace is
+a policy that ran: its section, its path in the effective document, and its
+outcome (next, return, taken for a choose branch, failed: REASON).
+"""
+
+
+def _add_policy_trace(actions: Any) -> None:
+    trace = actions.add_parser(
+        "trace",
+        help="Run a sample request through an operation's policies.",
+        description="Run a sample request through the effective policy of the "
+        "operation its URL matches, and print each step and the response.",
+        epilog=_TRACE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    trace.add_argument(
+        "url",
+        metavar="URL",
+        help="Gateway URL or path, such as /openai/deployments/gpt-4o-deployment/"
+        "chat/completions?api-version=2024-10-21.",
+    )
+    trace.add_argument("--config", metavar="FILE", help="Gateway configuration.")
+    trace.add_argument("--method", default="POST", help="HTTP method (POST).")
+    trace.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="A request header (repeatable).",
+    )
+    body = trace.add_mutually_exclusive_group()
+    body.add_argument("--body", help="Request body text.")
+    body.add_argument("--body-file", metavar="FILE", help="Request body from a file.")
+    trace.add_argument(
+        "--caller-ip", default="127.0.0.1", help="The caller's address (127.0.0.1)."
+    )
+    trace.add_argument("--subscription", metavar="ID", help="Calling subscription.")
+    trace.add_argument("--product", metavar="ID", help="Its product, if any.")
+    trace.add_argument(
+        "--call-backend", action="store_true", help="Really call the backend."
+    )
+    trace.add_argument(
+        "--backend-status", type=int, default=200, help="Sample backend status."
+    )
+    trace.add_argument("--backend-body", help="Sample backend body (JSON text).")
+    trace.set_defaults(run=_policy_trace)
+
+
+def _policy_trace(args: argparse.Namespace) -> int:
+    from .policy.tracing import SAMPLE_BODY, SampleBackend, SampleRequest, trace
+
+    config = load_config(args.config) if args.config else embedded_default()
+    sample = SampleRequest(
+        method=args.method.upper(),
+        url=_absolute(args.url, config),
+        headers=[_header(text) for text in args.header],
+        body=_trace_body(args),
+        caller_ip=args.caller_ip,
+        subscription=args.subscription,
+        product=args.product,
+    )
+    backend = SampleBackend(
+        call=args.call_backend,
+        status=args.backend_status,
+        body=args.backend_body.encode() if args.backend_body else SAMPLE_BODY,
+    )
+    result = asyncio.run(trace(config, sample, backend, os.environ))
+    _print_trace(result)
+    return 0
+
+
+def _absolute(url: str, config: GatewayConfig) -> str:
+    if "://" in url:
+        return url
+    listener = config.listener
+    return f"http://{listener.host}:{listener.port}/{url.lstrip('/')}"
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise ConfigError(
+            f"expected 'NAME: VALUE', got {text!r}",
+            source="command line",
+            path="--header",
+        )
+    return name.strip(), value.strip()
+
+
+def _trace_body(args: argparse.Namespace) -> bytes:
+    if args.body_file:
+        return Path(args.body_file).read_bytes()
+    return args.body.encode() if args.body is not None else b""
+
+
+def _print_trace(result: Any) -> None:
+    print(f"API {result.api or '-'}, operation {result.operation or '-'}")
+    for step in result.steps:
+        print(f"  {step.section:<9} {step.policy_id:<48} {step.outcome}")
+    for line in result.forwarded:
+        print(f"forwarded: {line}")
+    if result.error is not None:
+        print(f"error: {result.error}")
+    print(f"response: {result.status} {result.reason}".rstrip())
+    for name, value in result.headers:
+        print(f"{name}: {value}")
+    if result.body:
+        print()
+        print(result.body.decode("utf-8", "replace"))
 
 
 # mock-backend -------------------------------------------------------------
