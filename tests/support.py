@@ -88,7 +88,11 @@ class RunningGateway:
                 ready.done() or ready.set_exception(f.exception() or RuntimeError())
             )
         )
-        self.port = ready.result(30)
+        try:
+            self.port = ready.result(30)
+        except BaseException:
+            self._thread.close()
+            raise
         return self
 
     def stop(self) -> None:

@@ -5,7 +5,8 @@
 exists, starts the log writer, the in-process mock backend when configured,
 and the pooled backend transport.  `serve` runs it until SIGTERM or SIGINT,
 then stops accepting, lets requests in flight finish and drains every
-pending log record into the store before it returns.
+pending log record into the store before it returns.  SIGHUP reloads the
+policy documents, as a change to their files does.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .listener import Server, malformed_row
 from .pipeline import Pipeline, key_header
 from .policy.engine import Services
 from .policy.registry import PolicyRegistry
+from .policy.reload import PolicyWatcher
 from .routing import Router
 from .runtime import Runtime, RuntimeBackend
 from .store.sqlite import SqliteSink, connect
@@ -81,6 +83,8 @@ class Gateway:
         self._subscriptions: SubscriptionStore | None = None
         self._mock_runner: web.AppRunner | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._watching: asyncio.Task[None] | None = None
+        self.policy_watcher: PolicyWatcher | None = None
         self.server: Server | None = None
         self.pipeline: Pipeline | None = None
 
@@ -156,13 +160,27 @@ class Gateway:
             self.pipeline.handle, access_log=None, on_malformed=self._log_malformed
         )
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
+        if policies.configured or config.policy_fragments_dir:
+            self.policy_watcher = PolicyWatcher(
+                config, self._environ, self._use_policies
+            )
+            self._watching = asyncio.create_task(self.policy_watcher.run())
+
+    def reload_policies(self) -> None:
+        """Reload the policy documents now (SIGHUP)."""
+        if self.policy_watcher is not None:
+            self.policy_watcher.request()
+
+    def _use_policies(self, registry: PolicyRegistry) -> None:
+        self.runtime.policies = registry
 
     async def stop(self) -> None:
         """Drain logs and close everything `start` opened."""
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        for task in (self._refresher, self._watching):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._runtime is not None:
             await self._runtime.transport.close()
             for backend in self._runtime.backends.values():
@@ -306,7 +324,7 @@ async def serve(
     if ready is not None:
         ready(port)
 
-    signals = _Signals(stop)
+    signals = _Signals(stop, gateway.reload_policies)
     try:
         await signals.first.wait()
     finally:
@@ -329,9 +347,14 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 class _Signals:
-    """SIGTERM/SIGINT: the first asks for a graceful stop, the second forces it."""
+    """SIGTERM/SIGINT: the first asks for a graceful stop, the second forces it.
 
-    def __init__(self, stop: asyncio.Event | None) -> None:
+    SIGHUP reloads the policy documents.
+    """
+
+    def __init__(
+        self, stop: asyncio.Event | None, reload: Callable[[], None] | None = None
+    ) -> None:
         self.first = stop if stop is not None else asyncio.Event()
         self.second = asyncio.Event()
         self.installed = False
@@ -341,6 +364,9 @@ class _Signals:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, self._received)
                     self.installed = True
+            if reload is not None:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(signal.SIGHUP, reload)
 
     def _received(self) -> None:
         if self.first.is_set():

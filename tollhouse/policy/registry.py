@@ -63,7 +63,7 @@ class PolicyRegistry:
         A document with errors raises `InvalidPolicyDocument` (a `ConfigError`)
         listing them all.
         """
-        base = _config_dir(config)
+        base = config_dir(config)
         fragments_dir = config.policy_fragments_dir
         loader = PolicyLoader(
             named_values=named_values_from_config(
@@ -130,7 +130,8 @@ def _bare_forward(element: Element) -> bool:
     return not any(value.given for value in element.attributes.values())
 
 
-def _config_dir(config: GatewayConfig) -> Path:
+def config_dir(config: GatewayConfig) -> Path:
+    """The directory relative file names of the configuration start from."""
     if config.source and config.source != "command line":
         return Path(config.source).parent
     return Path(".")
