@@ -172,9 +172,15 @@ def memory(pid: int) -> dict[str, float]:
 # The gateway's configuration, key and log ---------------------------------
 
 
-def write_gateway_config(path: Path, gateway_port: int, mock_port: int) -> None:
-    """A gateway in front of the mock: one API, full message logging (default)."""
-    path.write_text(
+def write_gateway_config(
+    path: Path, gateway_port: int, mock_port: int, policy_file: Path | None = None
+) -> None:
+    """A gateway in front of the mock, full message logging (the default).
+
+    The API ``azure-openai`` at ``/openai`` has no policy; with
+    ``policy_file``, the same API again at ``/seed`` runs that document.
+    """
+    text = (
         f"listener: {{host: {HOST}, port: {gateway_port}}}\n"
         "backends:\n"
         f"  mock: {{url: 'http://{HOST}:{mock_port}/openai'}}\n"
@@ -184,6 +190,16 @@ def write_gateway_config(path: Path, gateway_port: int, mock_port: int) -> None:
         "    backend: mock\n"
         "    diagnostics: {log_llm_messages: true}\n"
     )
+    if policy_file is not None:
+        text += (
+            "  seed:\n"
+            "    path: seed\n"
+            "    backend: mock\n"
+            "    openai_routes: false\n"
+            f"    policy_file: {policy_file}\n"
+            "    diagnostics: {log_llm_messages: true}\n"
+        )
+    path.write_text(text)
 
 
 def subscription_key(data_dir: Path) -> str:

@@ -109,6 +109,24 @@ def cpu_table(scenarios: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def policy_table(scenarios: dict[str, dict[str, Any]]) -> list[str]:
+    """Markdown: what running the seed's policy document adds per request."""
+    lines = [
+        "| scenario | req/s without / with | p50 ms without / with "
+        "| CPU ms/req without / with | policy cost, CPU ms/req |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, s in scenarios.items():
+        plain, policy = s["direct"], s["gateway"]
+        lines.append(
+            f"| {name} | {plain['rps']:.0f} / {policy['rps']:.0f} "
+            f"| {plain['p50']:.2f} / {policy['p50']:.2f} "
+            f"| {plain['cpu_ms']:.3f} / {policy['cpu_ms']:.3f} "
+            f"| {policy['cpu_ms'] - plain['cpu_ms']:.3f} |"
+        )
+    return lines
+
+
 def targets_table(result: dict[str, Any]) -> list[str]:
     """Markdown: the issue's targets against this run's figures."""
     s = result["scenarios"]

@@ -53,6 +53,23 @@ from .procs import (
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PATH = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+# The same operation through an API that runs the seed's policy document.
+POLICY_PATH = "/seed/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+SEED_POLICY = (
+    Path(__file__).resolve().parent.parent
+    / "tests"
+    / "policy"
+    / "data"
+    / "seed-ip-restriction.xml"
+)
+# The seed's placeholders: the load generator calls from 127.0.0.1.
+SEED_VALUES = {
+    "YOUR_OFFICE_IP_START": "127.0.0.1",
+    "YOUR_OFFICE_IP_END": "127.0.0.1",
+    "YOUR_INTERNAL_NETWORK_START": "10.0.0.1",
+    "YOUR_INTERNAL_NETWORK_END": "10.255.255.254",
+    "YOUR_OPENAI_BACKEND_ID": "mock",
+}
 # A short conversation; the mock echoes the user's text, 8 characters per
 # streamed event, so a stream carries 22 events (11.7 KB).
 PROMPT = (
@@ -75,6 +92,19 @@ SCENARIOS = (
     Scenario("stream c=1", True, 1),
     Scenario("stream c=64", True, 64),
 )
+POLICY_SCENARIOS = (
+    Scenario("chat c=1", False, 1),
+    Scenario("chat c=64", False, 64),
+    Scenario("stream c=64", True, 64),
+)
+
+
+def seed_policy() -> str:
+    """The walkthrough's IP restriction policy, its placeholders filled in."""
+    text = SEED_POLICY.read_text(encoding="utf-8")
+    for placeholder, value in SEED_VALUES.items():
+        text = text.replace(placeholder, value)
+    return text
 
 
 def body(stream: bool) -> bytes:
@@ -128,7 +158,11 @@ class Bench:
         stack.callback(self.mock.stop)
         self.mock.wait_ready()
 
-        write_gateway_config(self.config_path, self.gateway_port, self.mock_port)
+        policy = workdir / "seed-policy.xml"
+        policy.write_text(seed_policy(), encoding="utf-8")
+        write_gateway_config(
+            self.config_path, self.gateway_port, self.mock_port, policy
+        )
         self.gateway = self.start_gateway()
         stack.callback(lambda: self.gateway.stop())
         self.ready_s = self.gateway.wait_ready()
@@ -137,12 +171,13 @@ class Bench:
         key = subscription_key(self.data_dir)
         self.requests = {
             target: {
-                stream: build_request(HOST, port, PATH, body(stream), headers)
+                stream: build_request(HOST, port, path, body(stream), headers)
                 for stream in (False, True)
             }
-            for target, port, headers in (
-                ("direct", self.mock_port, {"api-key": "backend-key"}),
-                ("gateway", self.gateway_port, {"api-key": key}),
+            for target, port, path, headers in (
+                ("direct", self.mock_port, PATH, {"api-key": "backend-key"}),
+                ("gateway", self.gateway_port, PATH, {"api-key": key}),
+                ("policy", self.gateway_port, POLICY_PATH, {"api-key": key}),
             )
         }
         self.client = LoadClient(self.other_cpus)
@@ -164,7 +199,7 @@ class Bench:
         self, target: str, stream: bool, concurrency: int, n: int
     ) -> dict[str, Any]:
         port = self.mock_port if target == "direct" else self.gateway_port
-        gateway = target == "gateway"
+        gateway = target != "direct"
         mock_before = busy_seconds(self.mock.pid)
         if gateway:
             ticks_before = cpu_seconds(self.gateway.pid)
@@ -201,19 +236,22 @@ class Bench:
             time.sleep(0.01)
         return time.perf_counter() - started
 
-    def scenario(self, scenario: Scenario) -> dict[str, Any]:
+    def scenario(
+        self, scenario: Scenario, targets: tuple[str, str] = ("direct", "gateway")
+    ) -> dict[str, Any]:
         n = self.args.requests
         if scenario.concurrency == 1:
             n = max(50, n // 4)
-        rounds: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
+        first, second = targets
+        rounds: dict[str, list[dict[str, Any]]] = {first: [], second: []}
         for index in range(self.args.rounds):
-            order = ("direct", "gateway") if index % 2 == 0 else ("gateway", "direct")
+            order = targets if index % 2 == 0 else (second, first)
             for target in order:
                 rounds[target].append(
                     self.round(target, scenario.stream, scenario.concurrency, n)
                 )
-        direct = report.summarize(rounds["direct"])
-        gateway = report.summarize(rounds["gateway"])
+        direct = report.summarize(rounds[first])
+        gateway = report.summarize(rounds[second])
         return {
             "stream": scenario.stream,
             "concurrency": scenario.concurrency,
@@ -227,6 +265,7 @@ class Bench:
         for target in ("direct", "gateway"):
             for stream in (False, True):
                 self.round(target, stream, 64, n)
+        self.round("policy", False, 64, n)
 
 
 # The log check ------------------------------------------------------------
@@ -281,6 +320,12 @@ def _measure(bench: Bench) -> dict[str, Any]:
         scenarios[scenario.name] = bench.scenario(scenario)
         print(f"  {scenario.name}: done", file=sys.stderr, flush=True)
 
+    # The seed's policy document against no policy, both through the gateway.
+    policy = {}
+    for scenario in POLICY_SCENARIOS:
+        policy[scenario.name] = bench.scenario(scenario, ("gateway", "policy"))
+        print(f"  {scenario.name} with the seed policy: done", file=sys.stderr)
+
     mem = memory(bench.gateway.pid)
     gateway["peak_rss_mb"] = mem["hwm"]
     gateway["rss_end_mb"] = mem["rss"]
@@ -293,6 +338,7 @@ def _measure(bench: Bench) -> dict[str, Any]:
         "pinned": bench.gateway_cpus is not None,
         "gateway": gateway,
         "scenarios": scenarios,
+        "policy": policy,
         "log": log,
     }
 
@@ -311,6 +357,11 @@ def render(result: dict[str, Any]) -> str:
         "CPU per request, ms:",
         "",
         *report.cpu_table(result["scenarios"]),
+        "",
+        "The seed's policy document (ip-filter, set-backend-service, on-error), "
+        "through the gateway with and without it:",
+        "",
+        *report.policy_table(result["policy"]),
         "",
         f"gateway: ready {g['ready_s']:.3f} s after spawn "
         f"(restart {g['restart_ready_s']:.3f} s), RSS {g['rss_at_ready_mb']:.1f} MB "
