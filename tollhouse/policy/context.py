@@ -203,6 +203,8 @@ class Response:
 
 @dataclass(slots=True)
 class Subscription:
+    """``context.Subscription``: the subscription whose key the caller used."""
+
     id: str = ""
     key: str = ""
     name: str = ""
@@ -214,12 +216,16 @@ class Subscription:
 
 @dataclass(slots=True)
 class Product:
+    """``context.Product``."""
+
     id: str = ""
     name: str = ""
 
 
 @dataclass(slots=True)
 class Api:
+    """``context.Api``; ``service_url`` is the backend URL."""
+
     id: str = ""
     name: str = ""
     path: str = ""
@@ -230,6 +236,8 @@ class Api:
 
 @dataclass(slots=True)
 class Operation:
+    """``context.Operation``."""
+
     id: str = ""
     method: str = ""
     name: str = ""
@@ -238,6 +246,8 @@ class Operation:
 
 @dataclass(slots=True)
 class User:
+    """``context.User`` (null for requests without one)."""
+
     id: str = ""
     email: str = ""
     first_name: str = ""
@@ -246,6 +256,8 @@ class User:
 
 @dataclass(slots=True)
 class Deployment:
+    """``context.Deployment``: this gateway."""
+
     region: str = ""
     service_name: str = "tollhouse"
     gateway_id: str = ""

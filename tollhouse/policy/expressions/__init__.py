@@ -61,12 +61,13 @@ class Expression:
         except MemoryError:
             raise ExpressionError("expression ran out of memory") from None
         except Exception as exc:
-            # A bug in the library tables, not in the policy: keep the trace.
-            logger.error("expression failed unexpectedly: %s", self.text, exc_info=True)
+            # A bug in the library, not in the policy: keep the trace, but
+            # not the text, which may hold a secret named value.
+            logger.error("expression failed unexpectedly", exc_info=True)
             raise ExpressionError(f"expression failed: {type(exc).__name__}") from exc
 
     def __repr__(self) -> str:
-        return f"Expression({self.text!r})"
+        return f"<Expression of {len(self.text)} characters>"
 
 
 def compile_expression(
@@ -83,9 +84,7 @@ def compile_expression(
     except RecursionError:
         raise where.error("expression nested too deeply", 0) from None
     except Exception as exc:
-        logger.error(
-            "expression failed to compile unexpectedly: %s", text, exc_info=True
-        )
+        logger.error("expression failed to compile unexpectedly", exc_info=True)
         raise where.error(
             f"expression could not be compiled ({type(exc).__name__})", 0
         ) from exc

@@ -109,16 +109,19 @@ class Compiler(Members):
         return run
 
     def _if(self, node: s.If) -> Exec:
-        condition = self.expr(node.condition).code
-        then = self.statement(node.then)
+        branches = [
+            (self.expr(condition).code, self.statement(then))
+            for condition, then in node.branches
+        ]
         otherwise = (
             self.statement(node.otherwise) if node.otherwise is not None else None
         )
 
         def run(ev: Evaluation) -> int:
-            ev.tick()
-            if require_bool(condition(ev)):
-                return then(ev)
+            for condition, then in branches:
+                ev.tick()
+                if require_bool(condition(ev)):
+                    return then(ev)
             return otherwise(ev) if otherwise is not None else NORMAL
 
         return run
@@ -250,11 +253,9 @@ def always_returns(node: s.Stmt) -> bool:
     if isinstance(node, s.Block):
         return any(always_returns(stmt) for stmt in node.statements)
     if isinstance(node, s.If):
-        return (
-            node.otherwise is not None
-            and always_returns(node.then)
-            and always_returns(node.otherwise)
-        )
+        if node.otherwise is None or not always_returns(node.otherwise):
+            return False
+        return all(always_returns(then) for _, then in node.branches)
     if isinstance(node, s.While):
         endless = isinstance(node.condition, s.Literal) and node.condition.value is True
         return (endless and not _breaks(node.body)) or (
@@ -272,9 +273,9 @@ def _breaks(node: s.Stmt) -> bool:
     if isinstance(node, s.Block):
         return any(_breaks(stmt) for stmt in node.statements)
     if isinstance(node, s.If):
-        return _breaks(node.then) or (
-            node.otherwise is not None and _breaks(node.otherwise)
-        )
+        if node.otherwise is not None and _breaks(node.otherwise):
+            return True
+        return any(_breaks(then) for _, then in node.branches)
     return False
 
 

@@ -53,6 +53,8 @@ class Compiled:
 
 @dataclass(slots=True)
 class Local:
+    """A local variable: where it lives in `Evaluation.slots`, and its type."""
+
     slot: int
     type: CsType | None
     readonly: bool = False
@@ -75,6 +77,7 @@ class Scope:
 
 
 def constant(value: object, cs_type: CsType | None) -> Compiled:
+    """A compiled constant (a literal, or a value folded at load time)."""
     return Compiled(lambda ev: value, cs_type, value)
 
 
@@ -366,7 +369,7 @@ class Expressions(CompilerBase):
             value = lcode(ev)
             return rcode(ev) if value is None else value
 
-        return Compiled(run, left.type or right.type)
+        return Compiled(run, self._common_type(left, right))
 
     def _conditional(self, node: s.Conditional) -> Compiled:
         condition = self.expr(node.condition).code
@@ -380,8 +383,11 @@ class Expressions(CompilerBase):
         return Compiled(run, self._common_type(then, otherwise))
 
     def _common_type(self, a: Compiled, b: Compiled) -> CsType | None:
+        """The static type of ``c ? a : b`` or ``a ?? b``, None when unsure."""
         if a.type is None or b.type is None:
-            return a.type or b.type
+            if a.constant is None:
+                return b.type
+            return a.type if b.constant is None else None
         if a.type.name == b.type.name:
             return a.type
         kind = operators.promote(a.type.numeric, b.type.numeric)
@@ -521,8 +527,11 @@ class Expressions(CompilerBase):
         explicit: bool = False,
     ) -> Compiled:
         """``value`` as stored in a local of type ``target`` (implicit conversions)."""
-        if target is None or value.type is None or target.name == "object":
+        if target is None or target.name == "object" or value.constant is None:
             return value
+        if value.type is None:
+            code = value.code
+            return Compiled(lambda ev: conversions.cast(code(ev), target), target)
         source = value.type
         if (
             source.name == "string"

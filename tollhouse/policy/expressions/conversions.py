@@ -81,11 +81,12 @@ def to_numeric(value: object, kind: str) -> object:
 
 
 def _to_decimal(value: object) -> Decimal:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            fail("Value was either too large or too small for a Decimal.")
-        return numbers.DECIMAL.create_decimal(format(value, ".15g"))
-    return numbers.DECIMAL.create_decimal(value)  # type: ignore[arg-type]
+    try:
+        if isinstance(value, float):
+            return numbers.DECIMAL.create_decimal(format(value, ".15g"))
+        return numbers.DECIMAL.create_decimal(value)  # type: ignore[arg-type]
+    except ArithmeticError:
+        fail("Value was either too large or too small for a Decimal.")
 
 
 def _to_integer(value: object, kind: str) -> int:

@@ -72,6 +72,7 @@ def naive(value: datetime) -> datetime:
 
 
 def ticks(value: datetime) -> int:
+    """``DateTime.Ticks``: 100-nanosecond intervals since 0001-01-01."""
     delta = naive(value) - EPOCH
     return (
         delta.days * 86400 + delta.seconds
@@ -79,6 +80,7 @@ def ticks(value: datetime) -> int:
 
 
 def timespan_ticks(value: timedelta) -> int:
+    """``TimeSpan.Ticks``."""
     return (
         value.days * 86400 + value.seconds
     ) * TICKS_PER_SECOND + value.microseconds * 10
@@ -258,6 +260,7 @@ def format_guid(value: uuid.UUID, spec: str = "") -> str:
 
 
 def parse_guid(text: object) -> uuid.UUID:
+    """``Guid.Parse``: any of the forms ToString writes."""
     try:
         return uuid.UUID(str(text).strip())
     except ValueError:
@@ -270,16 +273,19 @@ def parse_timespan(text: object) -> timedelta:
         r"\s*(-)?(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?\s*",
         str(text),
     )
-    if match is None:
-        if re.fullmatch(r"\s*-?\d+\s*", str(text)):
-            return timedelta(days=int(str(text)))
-        fail(f"String '{text}' was not recognized as a valid TimeSpan.")
-    minus, days, hours, minutes, seconds, fraction = match.groups()
-    span = timedelta(
-        days=int(days or 0),
-        hours=int(hours),
-        minutes=int(minutes),
-        seconds=int(seconds or 0),
-        microseconds=int((fraction or "0").ljust(7, "0")) // 10,
-    )
+    try:
+        if match is None:
+            if re.fullmatch(r"\s*-?\d+\s*", str(text)):
+                return timedelta(days=int(str(text)))
+            fail(f"String '{text}' was not recognized as a valid TimeSpan.")
+        minus, days, hours, minutes, seconds, fraction = match.groups()
+        span = timedelta(
+            days=int(days or 0),
+            hours=int(hours),
+            minutes=int(minutes),
+            seconds=int(seconds or 0),
+            microseconds=int((fraction or "0").ljust(7, "0")) // 10,
+        )
+    except OverflowError:
+        fail(f"The TimeSpan string '{text}' is out of range.")
     return -span if minus else span

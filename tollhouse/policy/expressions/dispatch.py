@@ -33,6 +33,7 @@ def property_of(library: Library, value: object, name: str) -> object:
 
 
 def indexer_of(library: Library, value: object) -> Indexer:
+    """The indexer of a value's type (``value[key]``)."""
     indexer = _table(library, value).indexer
     if indexer is None:
         fail(f"cannot apply indexing with [] to a value of type '{type_name(value)}'")
@@ -40,6 +41,7 @@ def indexer_of(library: Library, value: object) -> Indexer:
 
 
 def method_of(library: Library, value: object, name: str) -> Method:
+    """The method ``name`` of a value's type."""
     method = _table(library, value).methods.get(name)
     if method is None:
         fail(f"'{name}' is not a method of '{type_name(value)}'")

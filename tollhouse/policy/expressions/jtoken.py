@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from . import dates, numbers
 from .runtime import fail
-from .types import Char, EnumValue
+from .types import EnumValue
 
 # Newtonsoft writes Environment.NewLine; APIM's Linux gateways use "\n".
 NEWLINE = "\n"
@@ -500,7 +500,3 @@ def iterate(token: JToken) -> Iterator[JToken]:
     if isinstance(token, JValue):
         fail("Cannot access child value on Newtonsoft.Json.Linq.JValue.")
     yield from token.children()
-
-
-def from_char(value: Char) -> JValue:
-    return JValue(str(value))

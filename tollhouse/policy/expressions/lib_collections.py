@@ -10,15 +10,18 @@ evaluation's budget.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable
 from collections.abc import Sequence as Sequence_
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import overload
 
 from ..context import Headers
-from . import jtoken
+from . import dates, jtoken
 from .conversions import cast, default_value
 from .lib_common import int_of, method, prop, with_common
-from .operators import comparison, equals, require_bool, type_name
+from .operators import binary, comparison, equals, require_bool, type_name
 from .runtime import (
     ITEM_COST,
     OUT_OF_RANGE,
@@ -28,7 +31,7 @@ from .runtime import (
     fail,
     null_reference,
 )
-from .types import Char, CsType, Indexer, KeyValuePair, Sequence
+from .types import Char, CsType, EnumValue, Indexer, KeyValuePair, Sequence
 
 
 class Chars(Sequence_[object]):
@@ -171,11 +174,38 @@ def _contains(items: object, value: object) -> bool:
 
 
 def _distinct(ev: Evaluation, items: object) -> list[object]:
-    kept: list[object] = []
+    """``Distinct()`` with .NET's ``Equals``: values by value, objects by identity."""
+    kept: dict[object, object] = {}
     for item in iterate(items):
-        if not any(equals(item, seen) for seen in kept):
-            kept.append(item)
-    return _counted(ev, kept)
+        kept.setdefault(_identity(item), item)
+    return _counted(ev, list(kept.values()))
+
+
+_BY_VALUE = (
+    str,
+    int,
+    float,
+    Decimal,
+    bool,
+    timedelta,
+    uuid.UUID,
+    EnumValue,
+    KeyValuePair,
+)
+
+
+def _identity(value: object) -> object:
+    """A hashable key equal for values .NET's ``Equals`` finds equal."""
+    if isinstance(value, datetime):
+        return datetime, dates.naive(value)
+    if isinstance(value, _BY_VALUE):
+        key = (type(value), value)
+        try:
+            hash(key)
+        except TypeError:
+            return id(value)
+        return key
+    return id(value)
 
 
 def _compare_keys(a: object, b: object) -> int:
@@ -224,10 +254,17 @@ def _aggregate(
 
 
 def _sum(values: list[object]) -> object:
-    total = values[0]
+    add = binary("+", None, None)
+    total = _numeric_item(values[0])
     for value in values[1:]:
-        total = total + value  # type: ignore[operator]
+        total = add(total, _numeric_item(value))
     return total
+
+
+def _numeric_item(value: object) -> object:
+    if type(value) not in (int, float, Decimal):
+        fail(f"Sum and Average need numbers, not '{type_name(value)}'")
+    return value
 
 
 def _extreme(op: str) -> Callable[[list[object]], object]:
@@ -238,7 +275,10 @@ def _extreme(op: str) -> Callable[[list[object]], object]:
 
 
 def _average(values: list[object]) -> object:
-    return float(_sum(values)) / len(values)  # type: ignore[arg-type]
+    total = _sum(values)
+    if isinstance(total, Decimal):
+        return total / len(values)
+    return float(total) / len(values)  # type: ignore[arg-type]
 
 
 def _slice(ev: Evaluation, items: object, start: int, stop: int | None) -> list[object]:
@@ -484,12 +524,11 @@ def _get_or_default(
 ) -> object:
     if key is None:
         fail("Value cannot be null. (Parameter 'key')")
+    if target is None:
+        return items.get(key, default) if isinstance(key, str) else default
     if not isinstance(key, str) or key not in items:
-        return (
-            default if default is not None or target is None else default_value(target)
-        )
-    value = items[str(key)]
-    return cast(value, target) if target is not None else value
+        return default_value(target) if default is None else cast(default, target)
+    return cast(items[key], target)
 
 
 DICTIONARY = sequence_type(

@@ -41,6 +41,7 @@ def method(
 
 
 def prop(get: Callable[[Any], object], type_name: str | None = None) -> Property:
+    """A `Property` written compactly in the tables."""
     return Property(get, type_name)
 
 

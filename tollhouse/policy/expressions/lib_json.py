@@ -186,7 +186,7 @@ def _edge(last: bool) -> Callable[[j.JToken], object]:
     return run
 
 
-def _select_token(token: j.JToken, path: object) -> object:
+def _select_token(token: j.JToken, path: object, strict: object = False) -> object:
     """``SelectToken`` for plain paths: ``$.messages[0].content``, ``a['b c']``."""
     node: j.JToken | None = token
     for step in _path_steps(text_of(path, "path")):
@@ -232,6 +232,16 @@ def _path_steps(path: str) -> list[int | str]:
         steps.append(path[i:end])
         i = end
     return steps
+
+
+def _deep_equals(a: object, b: object) -> bool:
+    return j.deep_equals(_token_or_null(a), _token_or_null(b))
+
+
+def _token_or_null(value: object) -> j.JToken | None:
+    if value is not None and not isinstance(value, j.JToken):
+        fail(f"JToken.DeepEquals compares JSON tokens, not '{type_name(value)}'")
+    return value
 
 
 def _deep_clone(ev: Evaluation, token: j.JToken) -> j.JToken:
@@ -501,7 +511,7 @@ JTOKEN = _token_type_of(
         "FromObject": method(
             _from_object(j.JToken, "JToken"), "o", budget=True, returns="JToken"
         ),
-        "DeepEquals": method(j.deep_equals, "t1", "t2", returns="bool"),
+        "DeepEquals": method(_deep_equals, "t1", "t2", returns="bool"),
     },
 )
 JCONTAINER = _token_type_of(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
 
 from . import runtime
 from .formatting import to_text
@@ -141,6 +140,8 @@ class Group:
 
 
 class GroupCollection(Sequence):
+    """``match.Groups``: by number or by name; missing groups fail to match."""
+
     __slots__ = ("match",)
 
     def __init__(self, match: re.Match[str] | None) -> None:
@@ -182,6 +183,8 @@ class Match(Group):
 
 
 class MatchCollection(Sequence):
+    """``Regex.Matches``: every match, found at once."""
+
     __slots__ = ("matches",)
 
     def __init__(self, matches: list[Match]) -> None:
@@ -192,8 +195,10 @@ class MatchCollection(Sequence):
 
 
 def _match(regex: re.Pattern[str], text: object, start: object = 0) -> Match:
-    value = text_of(text, "input")
-    return Match(regex.search(value, int_of(start, "startat")), regex, value)
+    value, at = text_of(text, "input"), int_of(start, "startat")
+    if not 0 <= at <= len(value):
+        fail("startat is out of range. (Parameter 'startat')")
+    return Match(regex.search(value, at), regex, value)
 
 
 def _matches(ev: Evaluation, regex: re.Pattern[str], text: object) -> MatchCollection:
@@ -264,15 +269,21 @@ def _split(ev: Evaluation, regex: re.Pattern[str], text: object) -> list[object]
 
 
 def _static(
-    fn: Callable[..., object], *, budget: bool = False
+    fn: Callable[..., object], *, budget: bool = False, extra: int = 0
 ) -> Callable[..., object]:
-    """A static Regex method: the pattern (and options) first turned into a Regex."""
+    """A static Regex method: the pattern and options first made into a Regex.
+
+    ``extra`` arguments after the pattern (Replace's replacement) go to
+    ``fn``; then come the options and a match timeout, which `re` lacks.
+    """
 
     def run(*args: object) -> object:
         lead = args[:1] if budget else ()
-        text, pattern, *more = args[1:] if budget else args
-        options = next((m for m in more if isinstance(m, EnumValue)), None)
-        kept = [m for m in more if not isinstance(m, EnumValue | timedelta)]
+        text, pattern, *rest = args[1:] if budget else args
+        kept, trailing = rest[:extra], rest[extra:]
+        options = trailing[0] if trailing else None
+        if options is not None and not isinstance(options, EnumValue):
+            fail(f"Argument 'options': '{to_text(options)}' is not a RegexOptions")
         return fn(*lead, compile_pattern(pattern, options), text, *kept)
 
     return run
@@ -340,7 +351,7 @@ REGEX = with_common(
                 check=check_pattern,
             ),
             "Replace": method(
-                _static(_replace, budget=True),
+                _static(_replace, budget=True, extra=1),
                 "input",
                 "pattern",
                 "replacement",

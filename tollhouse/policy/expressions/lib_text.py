@@ -456,7 +456,10 @@ class Encoding:
 
 
 def _get_bytes(encoding: Encoding, text: object) -> bytes:
-    value = "".join(text) if isinstance(text, list) else text_of(text, "s")
+    if isinstance(text, list):
+        value = "".join(text_of(c, "chars") for c in text)
+    else:
+        value = text_of(text, "s")
     return value.encode(encoding.codec, errors=encoding.errors)
 
 

@@ -38,14 +38,31 @@ DATE_KIND = make_enum(
 # DateTime
 
 
+def span(**parts: float) -> timedelta:
+    """A timedelta, or the TimeSpan overflow .NET reports."""
+    try:
+        return timedelta(**parts)
+    except (OverflowError, ValueError):
+        fail("TimeSpan overflowed because the duration is too long.")
+
+
+def shifted(value: datetime, delta: timedelta) -> datetime:
+    """``value + delta``, or the overflow .NET reports."""
+    try:
+        return value + delta
+    except OverflowError:
+        fail("The added or subtracted value results in an un-representable DateTime.")
+
+
+def _span_of(value: object, what: str = "value") -> timedelta:
+    if not isinstance(value, timedelta):
+        fail(f"Argument '{what}': expected a TimeSpan")
+    return value
+
+
 def _add(unit: str) -> Callable[[datetime, object], datetime]:
     def run(value: datetime, amount: object) -> datetime:
-        try:
-            return value + timedelta(**{unit: float(number_of(amount))})
-        except OverflowError:
-            fail(
-                "The added or subtracted value results in an un-representable DateTime."
-            )
+        return shifted(value, span(**{unit: float(number_of(amount))}))
 
     return run
 
@@ -60,7 +77,11 @@ def _add_months(value: datetime, months: object) -> datetime:
 
 
 def _days_in_month(year: int, month: int) -> int:
-    following = datetime(year + month // 12, month % 12 + 1, 1)
+    if not (1 <= year <= 9999 and 1 <= month <= 12):
+        fail("Year or month is out of range for a DateTime.")
+    if month == 12:
+        return 31
+    following = datetime(year, month + 1, 1)
     return (following - timedelta(days=1)).day
 
 
@@ -68,14 +89,12 @@ def _subtract(value: datetime, other: object) -> object:
     if isinstance(other, datetime):
         return dates.naive(value) - dates.naive(other)
     if isinstance(other, timedelta):
-        return _add("seconds")(value, -other.total_seconds())
+        return shifted(value, -other)
     fail("DateTime.Subtract expects a DateTime or a TimeSpan")
 
 
-def _add_span(value: datetime, span: object) -> datetime:
-    if not isinstance(span, timedelta):
-        fail("DateTime.Add expects a TimeSpan")
-    return _add("seconds")(value, span.total_seconds())
+def _add_span(value: datetime, delta: object) -> datetime:
+    return shifted(value, _span_of(delta))
 
 
 def _new_datetime(*parts: object) -> datetime:
@@ -238,10 +257,7 @@ def _day_of_week(value: datetime) -> EnumValue:
 
 def _span(unit: str) -> Callable[[object], timedelta]:
     def run(amount: object) -> timedelta:
-        try:
-            return timedelta(**{unit: float(number_of(amount))})
-        except OverflowError:
-            fail("TimeSpan overflowed because the duration is too long.")
+        return span(**{unit: float(number_of(amount))})
 
     return run
 
@@ -249,12 +265,12 @@ def _span(unit: str) -> Callable[[object], timedelta]:
 def _new_timespan(*parts: object) -> timedelta:
     values = [int_of(p) for p in parts]
     if len(values) == 1:
-        return timedelta(microseconds=values[0] / 10)
+        return span(microseconds=values[0] / 10)
     if len(values) == 3:
-        return timedelta(hours=values[0], minutes=values[1], seconds=values[2])
+        return span(hours=values[0], minutes=values[1], seconds=values[2])
     if len(values) in (4, 5):
         days, hours, minutes, seconds, milli = (values + [0])[:5]
-        return timedelta(
+        return span(
             days=days, hours=hours, minutes=minutes, seconds=seconds, milliseconds=milli
         )
     fail("TimeSpan constructor takes (ticks), (h, m, s) or (d, h, m, s[, ms])")
@@ -274,6 +290,13 @@ def _components(value: timedelta) -> tuple[int, int, int, int, int]:
         sign * seconds,
         sign * (rest // 10_000),
     )
+
+
+def _sum_spans(a: timedelta, b: timedelta) -> timedelta:
+    try:
+        return a + b
+    except OverflowError:
+        fail("TimeSpan overflowed because the duration is too long.")
 
 
 def _span_text(value: timedelta, spec: object = None, provider: object = None) -> str:
@@ -303,8 +326,12 @@ TIMESPAN = with_common(
             "Ticks": prop(dates.timespan_ticks, "long"),
         },
         methods={
-            "Add": method(lambda a, b: a + b, "ts", returns="TimeSpan"),
-            "Subtract": method(lambda a, b: a - b, "ts", returns="TimeSpan"),
+            "Add": method(
+                lambda a, b: _sum_spans(a, _span_of(b)), "ts", returns="TimeSpan"
+            ),
+            "Subtract": method(
+                lambda a, b: _sum_spans(a, -_span_of(b)), "ts", returns="TimeSpan"
+            ),
             "Negate": method(lambda a: -a, returns="TimeSpan"),
             "Duration": method(abs, returns="TimeSpan"),
             "ToString": method(
@@ -326,7 +353,7 @@ TIMESPAN = with_common(
             "FromHours": method(_span("hours"), "value", returns="TimeSpan"),
             "FromDays": method(_span("days"), "value", returns="TimeSpan"),
             "FromTicks": method(
-                lambda n: timedelta(microseconds=int_of(n) / 10),
+                lambda n: span(microseconds=int_of(n) / 10),
                 "value",
                 returns="TimeSpan",
             ),

@@ -25,6 +25,7 @@ INVARIANT = Culture("")
 
 
 def compare_values(a: object, b: object) -> int:
+    """``CompareTo``: -1, 0 or 1; everything is greater than null."""
     if b is None:
         return 1
     return -1 if comparison("<")(a, b) else (1 if comparison(">")(a, b) else 0)
@@ -112,7 +113,10 @@ BOOL = with_common(
 def _char_test(test: Callable[[str], bool]) -> Callable[..., bool]:
     def run(value: object, index: object = None) -> bool:
         if index is not None:
-            value = text_of(value)[int_of(index, "index")]
+            text, at = text_of(value), int_of(index, "index")
+            if not 0 <= at < len(text):
+                fail("Index was outside the bounds of the array.")
+            value = text[at]
         return isinstance(value, str) and len(value) == 1 and test(value)
 
     return run
@@ -180,6 +184,7 @@ CULTURE = CsType(
 
 
 def number_of(value: object) -> int | float | Decimal:
+    """A numeric argument (a char counts as its code)."""
     if kind_of(value) is None:
         fail(f"Math: expected a number, got '{to_text(value)}'")
     if type(value) is Char:

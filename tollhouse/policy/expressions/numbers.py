@@ -34,6 +34,8 @@ DECIMAL = Context(
 
 # Exact enough for any double or decimal, for rounding in formats.
 _WIDE = Context(prec=400, rounding=ROUND_HALF_UP)
+# For moving the decimal point without losing a digit.
+_EXACT = Context(prec=999_999, Emax=999_999, Emin=-999_999)
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
@@ -44,10 +46,12 @@ _STANDARD = re.compile(r"([A-Za-z])(\d{0,2})\Z")
 
 
 def wrap32(value: int) -> int:
+    """``value`` as C#'s unchecked ``int`` arithmetic leaves it."""
     return (value + 2**31) % 2**32 - 2**31
 
 
 def wrap64(value: int) -> int:
+    """``value`` as C#'s unchecked ``long`` arithmetic leaves it."""
     return (value + 2**63) % 2**64 - 2**63
 
 
@@ -78,10 +82,14 @@ def parse_double(text: object) -> float:
 
 
 def parse_decimal(text: object) -> Decimal:
+    """``decimal.Parse``: the digits as written, scale kept."""
     value = parse_double(text)
     if not math.isfinite(value):
         fail(f"The input string '{text}' was not in a correct format.")
-    return DECIMAL.create_decimal(str(text).strip().replace(",", ""))
+    try:
+        return DECIMAL.create_decimal(str(text).strip().replace(",", ""))
+    except ArithmeticError:
+        fail("Value was either too large or too small for a Decimal.")
 
 
 def _digits(value: float | Decimal) -> tuple[str, int]:
@@ -135,6 +143,7 @@ def format_number(value: int | float | Decimal, spec: str) -> str:
 
 
 def default_text(value: int | float | Decimal) -> str:
+    """``ToString()`` of a number."""
     if isinstance(value, float):
         return format_double(value)
     if isinstance(value, Decimal):
@@ -148,9 +157,19 @@ def _exact(value: int | float | Decimal) -> Decimal:
 
 def _fixed(value: Decimal, places: int) -> str:
     """Absolute value rounded half away from zero to ``places`` decimals."""
-    quantum = Decimal(1).scaleb(-places)
-    rounded = abs(value).quantize(quantum, rounding=ROUND_HALF_UP, context=_WIDE)
-    return format(rounded, "f")
+    return format(_rounded(value.copy_abs(), -places), "f")
+
+
+def _rounded(value: Decimal, exponent: int) -> Decimal:
+    """``value`` rounded half away from zero to a multiple of 10**exponent."""
+    digits = max(value.adjusted(), 0) - exponent + 2
+    context = Context(
+        prec=max(digits, 28), rounding=ROUND_HALF_UP, Emax=10**6, Emin=-(10**6)
+    )
+    try:
+        return value.quantize(Decimal(1).scaleb(exponent), context=context)
+    except ArithmeticError:
+        fail("The number cannot be formatted with that many digits.")
 
 
 def _group(whole: str) -> str:
@@ -165,7 +184,7 @@ def _standard(value: int | float | Decimal, letter: str, digits: str) -> str:
     exact = _exact(value)
     minus = exact < 0
     if kind in "FNP":
-        scaled = exact * 100 if kind == "P" else exact
+        scaled = exact.scaleb(2, _EXACT) if kind == "P" else exact
         text = _fixed(scaled, 2 if places is None else places)
         minus = minus and any(c not in "0." for c in text)
         whole, _, fraction = text.partition(".")
@@ -194,11 +213,11 @@ def _scientific(value: Decimal, places: int, letter: str) -> str:
     if value == 0:
         return f"{'0' + ('.' + '0' * places if places else '')}{letter}+000"
     exponent = value.adjusted()
-    mantissa = value.scaleb(-exponent)
+    mantissa = value.scaleb(-exponent, _EXACT)
     text = _fixed(mantissa, places)
     if text.startswith("10"):
         exponent += 1
-        text = _fixed(mantissa / 10, places)
+        text = _fixed(mantissa.scaleb(-1, _EXACT), places)
     sign = "-" if value < 0 else ""
     return f"{sign}{text}{letter}{'+' if exponent >= 0 else '-'}{abs(exponent):03d}"
 
@@ -209,10 +228,8 @@ def _general(value: int | float | Decimal, places: int | None) -> str:
     exact = _exact(value)
     if exact == 0:
         return "0"
-    rounded = exact.quantize(
-        Decimal(1).scaleb(exact.adjusted() - places + 1), ROUND_HALF_UP
-    )
-    digits, exponent = _digits(abs(rounded))
+    rounded = _rounded(exact, exact.adjusted() - places + 1)
+    digits, exponent = _digits(rounded.copy_abs())
     return _layout(digits, exponent, threshold=places, minus=exact < 0)
 
 
@@ -273,7 +290,7 @@ def _custom(value: int | float | Decimal, spec: str) -> str:
         section = sections[2]
     tokens = _tokens(section)
     if any(kind == "percent" for kind, _ in tokens):
-        exact *= 100
+        exact = exact.scaleb(2, _EXACT)
     tokens = [
         ("text", text) if kind == "percent" else (kind, text) for kind, text in tokens
     ]
@@ -282,7 +299,7 @@ def _custom(value: int | float | Decimal, spec: str) -> str:
     )
     whole_tokens, fraction_tokens = tokens[:point], tokens[point + 1 :]
     scale = _scaling_commas(whole_tokens)
-    exact = exact.scaleb(-3 * scale)
+    exact = exact.scaleb(-3 * scale, _EXACT)
     places = sum(1 for kind, _ in fraction_tokens if kind == "digit")
     text = _fixed(exact, places)
     whole, _, fraction = text.partition(".")

@@ -283,6 +283,7 @@ def equals(a: object, b: object) -> bool:
 
 
 def not_equals(a: object, b: object) -> bool:
+    """C# ``!=``."""
     return not equals(a, b)
 
 
@@ -347,6 +348,7 @@ def complement(value: object) -> object:
 
 
 def logical_not(value: object) -> bool:
+    """C# ``!``, on booleans only."""
     return not require_bool(value)
 
 

@@ -44,6 +44,7 @@ def fail(message: str) -> NoReturn:
 
 
 def null_reference(what: str) -> NoReturn:
+    """Fail as .NET's NullReferenceException does; ``what`` says what was tried."""
     fail(f"Object reference not set to an instance of an object ({what} of null).")
 
 

@@ -132,10 +132,14 @@ class StatementParser(Parser):
 
     def _if(self) -> s.Stmt:
         offset = self.advance().offset
-        condition = self._condition()
-        then = self.statement()
-        otherwise = self.statement() if self.accept("else") else None
-        return s.If(offset, condition, then, otherwise)
+        branches = [(self._condition(), self.statement())]
+        otherwise = None
+        while self.accept("else"):
+            if not self.accept("if"):
+                otherwise = self.statement()
+                break
+            branches.append((self._condition(), self.statement()))
+        return s.If(offset, branches, otherwise)
 
     def _condition(self) -> s.Expr:
         self.expect("(")

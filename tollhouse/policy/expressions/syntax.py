@@ -225,8 +225,9 @@ class ExprStmt(Node):
 
 @dataclass(slots=True)
 class If(Node):
-    condition: Expr
-    then: Stmt
+    """``if (a) x; else if (b) y; else z;`` as one chain of branches."""
+
+    branches: list[tuple[Expr, Stmt]]
     otherwise: Stmt | None
 
 
