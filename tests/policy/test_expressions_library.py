@@ -411,6 +411,12 @@ def test_dates_times_and_guids(text: str, expected: object) -> None:
         ('@(new Regex("b+", RegexOptions.IgnoreCase).Match("aBBc").Value)', "BB"),
         ('@(new Regex("\\\\d").Replace("a1b2", "x", 1))', "axb2"),
         ('@(Regex.Match("x", "x").ToString())', "x"),
+        # A "{" that starts no quantifier is a literal, as in .NET.
+        ('@(Regex.IsMatch("a{,3}", "^a{,3}$"))', True),
+        ('@(Regex.IsMatch("ab", "a{e<=1}"))', False),
+        ('@(Regex.Match("x{y}", "[{]y}").Value)', "{y}"),
+        ('@(Regex.Match("aaaa", "a{2,3}?").Value)', "aa"),
+        ('@(Regex.Match("aaaa", "a{2,}").Value)', "aaaa"),
     ],
 )
 def test_regex(text: str, expected: object) -> None:

@@ -438,6 +438,123 @@ def test_seed_expressions_are_fast() -> None:
     assert per_call < 50e-6
 
 
+# Regular expressions: no match outlives the evaluation's time limit.
+
+# Patterns that backtrack exponentially in `regex`, with inputs that make
+# every attempt fail: 30-40 characters take far longer than any limit.
+CATASTROPHIC = [
+    ("^(a|aa)+$", "a" * 35 + "!"),
+    ("(a|aa)+b", "a" * 36),
+    ("^((a|a)+)+$", "a" * 30 + "!"),
+    ("^([a-z]|[a-z]{2})+$", "x" * 34 + "1"),
+    ("^(\\\\w|\\\\w\\\\w)+$", "w" * 38 + "-"),
+]
+REGEX_CALLS = [
+    "Regex.IsMatch(INPUT, PATTERN)",
+    "Regex.Match(INPUT, PATTERN).Success",
+    "Regex.Matches(INPUT, PATTERN).Count",
+    'Regex.Replace(INPUT, PATTERN, "x")',
+    "Regex.Replace(INPUT, PATTERN, m => m.Value)",
+    "Regex.Split(INPUT, PATTERN).Length",
+    "new Regex(PATTERN).IsMatch(INPUT)",
+    "new Regex(PATTERN, RegexOptions.IgnoreCase).Matches(INPUT).Count",
+]
+TIMED_OUT = "The regex engine timed out while trying to match a pattern"
+
+
+@pytest.fixture
+def short_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "MAX_SECONDS", 0.05)
+
+
+@pytest.mark.usefixtures("short_time_limit")
+@pytest.mark.parametrize("call", REGEX_CALLS)
+@pytest.mark.parametrize(("pattern", "text"), CATASTROPHIC)
+def test_catastrophic_patterns_time_out(call: str, pattern: str, text: str) -> None:
+    expression = call.replace("PATTERN", f'"{pattern}"').replace("INPUT", f'"{text}"')
+    with pytest.raises(ExpressionError, match=TIMED_OUT) as caught:
+        evaluate(f"@({expression})")
+    assert isinstance(caught.value.__cause__, TimeoutError)
+
+
+@pytest.mark.usefixtures("short_time_limit")
+def test_next_match_times_out() -> None:
+    text = "ab" + "a" * 36
+    with pytest.raises(ExpressionError, match=TIMED_OUT):
+        evaluate(f'@(Regex.Match("{text}", "(a|aa)+b").NextMatch().Success)')
+
+
+def test_a_timeout_names_neither_pattern_nor_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runtime, "MAX_SECONDS", 0.0)
+    with pytest.raises(ExpressionError) as caught:
+        evaluate('@(Regex.IsMatch("secret-input", "(?<x>b)c"))')
+    assert str(caught.value) == lib_regex.TIMED_OUT
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('@(Regex.IsMatch("' + "a" * 40 + '!", "^(a+)+$"))', False),
+        ('@(Regex.IsMatch("' + "x" * 40 + '", "(x+x+)+y"))', False),
+        ('@(Regex.IsMatch("' + "a" * 40 + '!", "^((a+)+)+$"))', False),
+        ('@(Regex.IsMatch("' + "a" * 40 + '!", "^(a*)*$"))', False),
+        ('@(Regex.Matches("' + "x" * 40 + '", "(x+x+)+y").Count)', 0),
+        ('@(Regex.Split("' + "a" * 40 + '!", "^(a+)+$").Length)', 1),
+    ],
+)
+def test_nested_quantifiers_are_answered(text: str, expected: object) -> None:
+    # `regex` avoids the backtracking these cause in `re`; either way they
+    # must give .NET's answer or time out, never hold the loop.
+    assert evaluate(text) == expected
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        'Regex.IsMatch("a", "a")',
+        'Regex.Match("a", "a").Value',
+        'Regex.Matches("a", "a").Count',
+        'Regex.Replace("a", "a", "b")',
+        'Regex.Split("a", "a").Length',
+        'new Regex("a").Match("a").NextMatch().Success',
+    ],
+)
+def test_regex_timeout_is_the_time_left_in_the_evaluation(
+    call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With no time left, even a trivial match runs out: the timeout is what
+    # remains of the evaluation, and a deadline already passed is no
+    # timeout at all to `regex` unless it is clamped to zero.
+    assert evaluate(f"@({call})") is not None
+    monkeypatch.setattr(runtime, "MAX_SECONDS", 0.0)
+    with pytest.raises(ExpressionError, match=TIMED_OUT):
+        evaluate(f"@({call})")
+
+
+def test_remaining_time_is_never_negative(monkeypatch: pytest.MonkeyPatch) -> None:
+    ev = runtime.Evaluation(PolicyContext(), 0)
+    assert 0.0 <= ev.remaining() <= runtime.MAX_SECONDS
+    monkeypatch.setattr(runtime, "MAX_SECONDS", -1.0)
+    assert runtime.Evaluation(PolicyContext(), 0).remaining() == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@(Regex.Matches(new string('a', 5000), \"a\").Count)",
+        "@(new Regex(\"a\").Matches(new string('a', 5000)).Count)",
+        '@(Regex.Replace(new string(\'a\', 5000), "a", "b"))',
+        '@(Regex.Replace(new string(\'a\', 5000), "a", "$&"))',
+    ],
+)
+def test_each_match_is_a_step(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "MAX_STEPS", 1000)
+    with pytest.raises(ExpressionError, match="exceeded 1000 evaluation steps"):
+        evaluate(text)
+
+
 # Fuzzing
 
 

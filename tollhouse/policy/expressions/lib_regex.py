@@ -1,18 +1,28 @@
-"""System.Text.RegularExpressions on Python's `re`.
+"""System.Text.RegularExpressions on the `regex` package.
 
 .NET patterns are translated where the syntaxes differ (``(?<name>…)``,
-``\\k<name>``, ``\\z``), and replacement strings (``$1``, ``${name}``,
-``$$``) are interpreted the .NET way.  Constructs `re` lacks, such as
-``\\p{L}`` categories and right-to-left matching, are refused.  Unlike
-.NET, `re` has no match timeout: patterns come from the policy author, and
-a pattern that backtracks catastrophically will take its time.
+``\\k<name>``, ``\\z``, a ``{`` that starts no quantifier), and replacement
+strings (``$1``, ``${name}``, ``$$``) are interpreted the .NET way.
+`regex` runs in its `re`-compatible mode (VERSION0).  Unicode categories
+(``\\p{L}``) and right-to-left matching are refused.
+
+Patterns come from the policy author and inputs from the client, so one
+pattern that backtracks catastrophically (``^(a|aa)+$``) could hold the
+event loop.  Every match therefore runs with what remains of the
+evaluation's time as its timeout, and running out fails as .NET's
+RegexMatchTimeoutException does.  `regex` measures that timeout in CPU
+time of the process.  The module's own fixed patterns stay on `re`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+import regex
+
+from ...errors import ExpressionError
 from . import runtime
 from .formatting import to_text
 from .lib_collections import sequence_type
@@ -37,13 +47,22 @@ OPTIONS = make_enum(
     },
 )
 _FLAGS = {
-    1: re.IGNORECASE,
-    2: re.MULTILINE,
-    16: re.DOTALL,
-    32: re.VERBOSE,
-    256: re.ASCII,
+    1: regex.IGNORECASE,
+    2: regex.MULTILINE,
+    16: regex.DOTALL,
+    32: regex.VERBOSE,
+    256: regex.ASCII,
 }
 _GROUP_NAME = re.compile(r"[A-Za-z_]\w*")
+# What .NET reads as a quantifier; any other "{" is a literal to .NET, but
+# `regex` would read "{,3}" as a quantifier and "{e<=1}" as fuzzy matching.
+_QUANTIFIER = re.compile(r"\{\d+(?:,\d*)?\}")
+# Neither the pattern nor the input is named: the message may reach the client.
+TIMED_OUT = (
+    "The regex engine timed out while trying to match a pattern to an input "
+    "string: the expression ran out of time. Overlapping alternatives, nested "
+    "quantifiers and back-references can make a match this slow."
+)
 
 
 def translate(pattern: str) -> str:
@@ -55,6 +74,10 @@ def translate(pattern: str) -> str:
         if char == "\\":
             token, i = _escape(pattern, i)
             out.append(token)
+            continue
+        if char == "{" and not _QUANTIFIER.match(pattern, i):
+            out.append("\\{")
+            i += 1
             continue
         if pattern.startswith("(?<", i) or pattern.startswith("(?'", i):
             close = ">" if pattern[i + 2] == "<" else "'"
@@ -86,17 +109,35 @@ def _escape(pattern: str, i: int) -> tuple[str, int]:
     return pair, i + 2
 
 
-def compile_pattern(pattern: object, options: object = None) -> re.Pattern[str]:
+def compile_pattern(pattern: object, options: object = None) -> regex.Pattern[str]:
     """The compiled form of a .NET pattern; bad patterns fail."""
-    flags = 0
+    flags = regex.VERSION0
     if isinstance(options, EnumValue):
         if options.has(64):
             fail("RegexOptions.RightToLeft is not supported")
-        flags = sum(flag for bit, flag in _FLAGS.items() if options.has(bit))
+        for bit, flag in _FLAGS.items():
+            if options.has(bit):
+                flags |= flag
     try:
-        return re.compile(translate(text_of(pattern, "pattern")), flags)
-    except re.error as exc:
+        return regex.compile(translate(text_of(pattern, "pattern")), flags)
+    except regex.error as exc:
         fail(f"Invalid pattern '{pattern}': {exc}")
+
+
+@contextmanager
+def _time_limit() -> Iterator[None]:
+    """Fail as .NET does when a match runs out of time."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise ExpressionError(TIMED_OUT) from exc
+
+
+def _search(
+    ev: Evaluation, pattern: regex.Pattern[str], text: str, start: int = 0
+) -> regex.Match[str] | None:
+    with _time_limit():
+        return pattern.search(text, start, timeout=ev.remaining())
 
 
 def check_pattern(target: object, args: list[object]) -> None:
@@ -117,7 +158,7 @@ class Group:
     __slots__ = ("match", "index", "name")
 
     def __init__(
-        self, match: re.Match[str] | None, index: int | str, name: str
+        self, match: regex.Match[str] | None, index: int | str, name: str
     ) -> None:
         self.match = match
         self.index = index
@@ -144,7 +185,7 @@ class GroupCollection(Sequence):
 
     __slots__ = ("match",)
 
-    def __init__(self, match: re.Match[str] | None) -> None:
+    def __init__(self, match: regex.Match[str] | None) -> None:
         self.match = match
 
     def get(self, key: object) -> Group:
@@ -167,19 +208,19 @@ class Match(Group):
     __slots__ = ("regex", "text")
 
     def __init__(
-        self, match: re.Match[str] | None, regex: re.Pattern[str], text: str
+        self, match: regex.Match[str] | None, pattern: regex.Pattern[str], text: str
     ) -> None:
         super().__init__(match, 0, "0")
-        self.regex = regex
+        self.regex = pattern
         self.text = text
 
-    def next_match(self) -> Match:
+    def next_match(self, ev: Evaluation) -> Match:
         if self.match is None:
             return self
         start = self.match.end() + (1 if self.match.end() == self.match.start() else 0)
         if start > len(self.text):
             return Match(None, self.regex, self.text)
-        return Match(self.regex.search(self.text, start), self.regex, self.text)
+        return Match(_search(ev, self.regex, self.text, start), self.regex, self.text)
 
 
 class MatchCollection(Sequence):
@@ -194,37 +235,56 @@ class MatchCollection(Sequence):
         return list(self.matches)
 
 
-def _match(regex: re.Pattern[str], text: object, start: object = 0) -> Match:
+def _match(
+    ev: Evaluation, pattern: regex.Pattern[str], text: object, start: object = 0
+) -> Match:
     value, at = text_of(text, "input"), int_of(start, "startat")
     if not 0 <= at <= len(value):
         fail("startat is out of range. (Parameter 'startat')")
-    return Match(regex.search(value, at), regex, value)
+    return Match(_search(ev, pattern, value, at), pattern, value)
 
 
-def _matches(ev: Evaluation, regex: re.Pattern[str], text: object) -> MatchCollection:
+def _matches(
+    ev: Evaluation, pattern: regex.Pattern[str], text: object
+) -> MatchCollection:
+    """Every match; each one found is a step of the evaluation."""
     value = text_of(text, "input")
     found: list[Match] = []
-    for match in regex.finditer(value):
-        check_items(len(found) + 1)
-        found.append(Match(match, regex, value))
+    with _time_limit():
+        for match in pattern.finditer(value, timeout=ev.remaining()):
+            ev.tick()
+            check_items(len(found) + 1)
+            found.append(Match(match, pattern, value))
     ev.make_room(len(found))
     return MatchCollection(found)
 
 
-def _replacement(template: str) -> Callable[[re.Match[str]], str]:
+def _replacement(template: str) -> Callable[[regex.Match[str]], str]:
     """A .NET replacement pattern as a function of the match."""
     parts = re.split(r"(\$\$|\$\{\w+\}|\$\d+|\$&|\$`|\$'|\$_|\$\+)", template)
     return lambda match: "".join(_substitute(part, match) for part in parts)
 
 
 def _evaluator(
-    fn: Callable[[Match], object], regex: re.Pattern[str], text: str
-) -> Callable[[re.Match[str]], str]:
+    fn: Callable[[Match], object], pattern: regex.Pattern[str], text: str
+) -> Callable[[regex.Match[str]], str]:
     """A MatchEvaluator lambda (``m => m.Value.ToUpper()``) as a function."""
-    return lambda match: to_text(fn(Match(match, regex, text)))
+    return lambda match: to_text(fn(Match(match, pattern, text)))
 
 
-def _substitute(part: str, match: re.Match[str]) -> str:
+def _stepping(
+    ev: Evaluation, expand: Callable[[regex.Match[str]], str]
+) -> Callable[[regex.Match[str]], str]:
+    """``expand``, counting each match it replaces as a step."""
+
+    def run(match: regex.Match[str]) -> str:
+        ev.tick()
+        return expand(match)
+
+    return run
+
+
+def _substitute(part: str, match: regex.Match[str]) -> str:
     if not part.startswith("$") or len(part) < 2:
         return part
     special = {"$$": "$", "$&": match.group(0), "$`": match.string[: match.start()]}
@@ -236,55 +296,65 @@ def _substitute(part: str, match: re.Match[str]) -> str:
     ref: int | str = int(key) if key.isdigit() else key
     try:
         return match.group(ref) or ""
-    except (IndexError, re.error):
+    except IndexError:
         return part
 
 
 def _replace(
     ev: Evaluation,
-    regex: re.Pattern[str],
+    pattern: regex.Pattern[str],
     text: object,
     replacement: object,
     count: object = -1,
 ) -> str:
     value = text_of(text, "input")
     if callable(replacement):
-        expand = _evaluator(replacement, regex, value)
+        expand = _evaluator(replacement, pattern, value)
     else:
         expand = _replacement(text_of(replacement, "replacement"))
-    expand = bounded(expand, len(value))
+    expand = _stepping(ev, bounded(expand, len(value)))
     limit = int_of(count, "count")
-    result = (
-        regex.sub(expand, value, count=0 if limit < 0 else limit) if limit else value
-    )
+    result = value
+    if limit:
+        with _time_limit():
+            result = pattern.sub(
+                expand, value, count=max(limit, 0), timeout=ev.remaining()
+            )
     check_length(len(result))
     ev.charge(len(result))
     return result
 
 
-def _split(ev: Evaluation, regex: re.Pattern[str], text: object) -> list[object]:
-    pieces = regex.split(text_of(text, "input"), maxsplit=runtime.MAX_ITEMS)
+def _split(ev: Evaluation, pattern: regex.Pattern[str], text: object) -> list[object]:
+    value = text_of(text, "input")
+    with _time_limit():
+        pieces = pattern.split(
+            value, maxsplit=runtime.MAX_ITEMS, timeout=ev.remaining()
+        )
     ev.make_room(len(pieces))
     return [piece or "" for piece in pieces]
 
 
-def _static(
-    fn: Callable[..., object], *, budget: bool = False, extra: int = 0
-) -> Callable[..., object]:
+def _is_match(
+    ev: Evaluation, pattern: regex.Pattern[str], text: object, start: object = 0
+) -> bool:
+    return _match(ev, pattern, text, start).success
+
+
+def _static(fn: Callable[..., object], *, extra: int = 0) -> Callable[..., object]:
     """A static Regex method: the pattern and options first made into a Regex.
 
     ``extra`` arguments after the pattern (Replace's replacement) go to
-    ``fn``; then come the options and a match timeout, which `re` lacks.
+    ``fn``; then come the options and a match timeout.  The timeout is
+    ignored: what remains of the evaluation's time bounds every match.
     """
 
-    def run(*args: object) -> object:
-        lead = args[:1] if budget else ()
-        text, pattern, *rest = args[1:] if budget else args
+    def run(ev: Evaluation, text: object, pattern: object, *rest: object) -> object:
         kept, trailing = rest[:extra], rest[extra:]
         options = trailing[0] if trailing else None
         if options is not None and not isinstance(options, EnumValue):
             fail(f"Argument 'options': '{to_text(options)}' is not a RegexOptions")
-        return fn(*lead, compile_pattern(pattern, options), text, *kept)
+        return fn(ev, compile_pattern(pattern, options), text, *kept)
 
     return run
 
@@ -293,16 +363,14 @@ REGEX = with_common(
     CsType(
         "Regex",
         "System.Text.RegularExpressions.Regex",
-        lambda v: isinstance(v, re.Pattern),
+        lambda v: isinstance(v, regex.Pattern),
         methods={
             "IsMatch": method(
-                lambda r, t, s=0: _match(r, t, s).success,
-                "input",
-                "startat",
-                required=1,
-                returns="bool",
+                _is_match, "input", "startat", required=1, budget=True, returns="bool"
             ),
-            "Match": method(_match, "input", "startat", required=1, returns="Match"),
+            "Match": method(
+                _match, "input", "startat", required=1, budget=True, returns="Match"
+            ),
             "Matches": method(
                 _matches, "input", budget=True, returns="MatchCollection"
             ),
@@ -320,12 +388,13 @@ REGEX = with_common(
         },
         static_methods={
             "IsMatch": method(
-                _static(lambda r, t: _match(r, t).success),
+                _static(_is_match),
                 "input",
                 "pattern",
                 "options",
                 "matchTimeout",
                 required=2,
+                budget=True,
                 returns="bool",
                 check=check_pattern,
             ),
@@ -336,11 +405,12 @@ REGEX = with_common(
                 "options",
                 "matchTimeout",
                 required=2,
+                budget=True,
                 returns="Match",
                 check=check_pattern,
             ),
             "Matches": method(
-                _static(_matches, budget=True),
+                _static(_matches),
                 "input",
                 "pattern",
                 "options",
@@ -351,7 +421,7 @@ REGEX = with_common(
                 check=check_pattern,
             ),
             "Replace": method(
-                _static(_replace, budget=True, extra=1),
+                _static(_replace, extra=1),
                 "input",
                 "pattern",
                 "replacement",
@@ -364,7 +434,7 @@ REGEX = with_common(
                 check=check_pattern,
             ),
             "Split": method(
-                _static(_split, budget=True),
+                _static(_split),
                 "input",
                 "pattern",
                 "options",
@@ -416,7 +486,11 @@ MATCH = with_common(
             **_GROUP_PROPERTIES,
             "Groups": prop(lambda m: GroupCollection(m.match), "GroupCollection"),
         },
-        methods={"NextMatch": method(lambda m: m.next_match(), returns="Match")},
+        methods={
+            "NextMatch": method(
+                lambda ev, m: m.next_match(ev), budget=True, returns="Match"
+            )
+        },
     )
 )
 GROUPS = sequence_type(

@@ -10,11 +10,12 @@ error that says so.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+
+import regex
 
 from .. import context as model
 from . import (
@@ -172,7 +173,7 @@ class Library:
             jtoken.JProperty: named["JProperty"],
             Culture: named["CultureInfo"],
             lib_text.Encoding: named["Encoding"],
-            re.Pattern: named["Regex"],
+            regex.Pattern: named["Regex"],
             lib_regex.Match: named["Match"],
             lib_regex.Group: named["Group"],
             lib_regex.GroupCollection: named["GroupCollection"],

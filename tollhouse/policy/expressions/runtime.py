@@ -12,10 +12,9 @@ before the string or collection is built.  Exceeding any limit is an
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from ...errors import ExpressionError
 from ..context import PolicyContext
@@ -60,13 +59,15 @@ def check_items(count: int) -> None:
         fail(f"result too large: {count} items (limit {MAX_ITEMS})")
 
 
-def bounded(
-    expand: Callable[[re.Match[str]], str], base: int
-) -> Callable[[re.Match[str]], str]:
+# A match object, of `re` or of `regex`.
+_M = TypeVar("_M")
+
+
+def bounded(expand: Callable[[_M], str], base: int) -> Callable[[_M], str]:
     """``expand``, failing once the replaced text would grow past the limit."""
     total = base
 
-    def run(match: re.Match[str]) -> str:
+    def run(match: _M) -> str:
         nonlocal total
         piece = expand(match)
         total += len(piece)
@@ -100,6 +101,14 @@ class Evaluation:
     def check_clock(self) -> None:
         if time.perf_counter() > self.deadline:
             fail(f"expression exceeded {MAX_SECONDS} seconds")
+
+    def remaining(self) -> float:
+        """Seconds left before the time limit, never negative.
+
+        Work that cannot stop between steps (a regular expression match)
+        takes this as its own timeout.
+        """
+        return max(self.deadline - time.perf_counter(), 0.0)
 
     def charge(self, amount: int) -> None:
         """Count characters produced by an operation."""
