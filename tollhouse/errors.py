@@ -19,6 +19,7 @@
         │   ├── BackendConnectionFailure
         │   └── BackendTimeout
         └── PolicyFailure           a policy refused or failed the request
+            └── BackendStatusFailure  the backend answered 4xx/5xx, on-error asked
 
 A `GatewayError` carries what APIM records about a failure: the HTTP status
 and message the client gets, and the error source, reason and section that
@@ -205,3 +206,12 @@ class PolicyFailure(GatewayError):
         self.scope = scope
         self.path = path
         self.policy_id = policy_id
+
+
+class BackendStatusFailure(PolicyFailure):
+    """The backend answered 400-599 to a ``fail-on-error-status-code`` forward.
+
+    Unlike other failures it does not replace the response: on-error sees
+    the backend's in ``context.Response``, and the client gets that one
+    unless on-error changes it.
+    """

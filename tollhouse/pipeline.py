@@ -4,6 +4,11 @@
     ─► build the backend request ─► send ─► relay the response
     always ─► gateway log row + LLM log rows ─► the log writer
 
+When the operation's effective policy document does more than forward,
+`PolicyStage` runs it around the backend call; a CORS preflight is answered
+by its ``cors`` policies before the subscription key is checked, and any
+error runs its on-error section.
+
 Each step is a method of `Pipeline`; any `GatewayError` raised on the way
 becomes an APIM-shaped error response, and the log rows are written in a
 ``finally`` so that rejected, failed and abandoned requests are logged too.
@@ -12,6 +17,7 @@ becomes an APIM-shaped error response, and the log rows are written in a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from typing import Any
@@ -35,6 +41,7 @@ from .errors import (
     MissingSubscriptionKey,
     NotFound,
     PayloadTooLarge,
+    Unauthorized,
 )
 from .exchange import Exchange
 from .ids import new_correlation_id
@@ -43,7 +50,7 @@ from .policy.engine import PolicyRun, Services
 from .policy.gateway import PolicyStage
 from .policy.registry import is_plain_forward
 from .records import build_record
-from .relay import relay_response
+from .relay import WholeResponse, relay_response
 from .routing import Route
 from .runtime import Runtime
 from .transport import BackendRequest
@@ -55,6 +62,8 @@ _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 # Azure accepts stream_options from this api-version on.
 _STREAM_OPTIONS_SINCE = "2024-08-01"
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+# Sent with the subscription key's own 401s (not with a policy's).
+_KEY_CHALLENGE = ("WWW-Authenticate", 'AzureApiManagementKey realm="gateway"')
 
 
 class Pipeline:
@@ -128,6 +137,11 @@ class Pipeline:
             if route is None:
                 raise NotFound()
             exchange.route = route
+            if _is_preflight(request):
+                # Browsers send no subscription key with a CORS preflight.
+                answer = await self._preflight(request, exchange)
+                if answer is not None:
+                    return answer
             self._authorize(request, exchange, route)
 
             # The body, checked as far as the operation needs it.
@@ -151,10 +165,19 @@ class Pipeline:
                 raise
             if run is None:
                 run = self._policy_run(request, exchange, self._document(exchange))
-            answer = await self.policies.on_error(exchange, run, error)
+            answer = await self.policies.on_error(
+                exchange, run, error, functools.partial(self._error_whole, exchange)
+            )
             if answer is None:
                 raise
             return answer
+
+    async def _preflight(
+        self, request: web.BaseRequest, exchange: Exchange
+    ) -> web.StreamResponse | None:
+        """The ``cors`` policies' answer to a preflight, if the API has any."""
+        run = self._policy_run(request, exchange, self._document(exchange))
+        return await self.policies.preflight(exchange, run)
 
     def _document(self, exchange: Exchange) -> Document:
         """The effective policy document of the request, as far as it is known."""
@@ -191,12 +214,10 @@ class Pipeline:
             url_for=url_for,
         )
 
-    def _body_rewriter(self, exchange: Exchange, body: bytes) -> bytes:
+    def _body_rewriter(self, exchange: Exchange, backend: str, body: bytes) -> bytes:
         assert exchange.route is not None
-        backend = self.runtime.backends[
-            exchange.backend_id or exchange.route.api.backend
-        ]
-        return self._rewrite_body(exchange, exchange.route, backend.config.kind, body)
+        kind = self.runtime.backends[backend].config.kind
+        return self._rewrite_body(exchange, exchange.route, kind, body)
 
     # Subscription keys ----------------------------------------------------
 
@@ -306,9 +327,11 @@ class Pipeline:
     def _rewrite_body(
         self, exchange: Exchange, route: Route, backend_kind: str, body: bytes
     ) -> bytes:
-        payload = exchange.request_json
-        if payload is None:
+        if exchange.request_json is None:
             return body
+        # A copy: a retry, or a policy's other backend, starts again from the
+        # client's body.
+        payload = dict(exchange.request_json)
         changed = False
         if backend_kind == "openai" and route.shape == "deployment":
             payload["model"] = self._backend_model(route.api, exchange.deployment)
@@ -348,25 +371,19 @@ class Pipeline:
     # Errors and the log ---------------------------------------------------
 
     def _error_response(self, exchange: Exchange, error: GatewayError) -> web.Response:
-        exchange.error = error
+        whole = self._error_whole(exchange, error)
+        headers = [*whole.headers, (hdrs.CORRELATION_ID, exchange.correlation_id)]
         exchange.status = error.status
-        body: dict[str, Any] = {"statusCode": error.status, "message": error.message}
-        if error.status >= 500:
-            # As APIM does: the client learns only the activity id; the log
-            # keeps what went wrong.
-            body["message"] = "Internal server error"
-            body["activityId"] = exchange.correlation_id
-        payload = orjson.dumps(body)
-        exchange.error_body = payload.decode()
-        exchange.response_size = len(payload)
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            hdrs.CORRELATION_ID: exchange.correlation_id,
-        }
-        if error.status == 401:
-            headers["WWW-Authenticate"] = 'AzureApiManagementKey realm="gateway"'
-        exchange.response_headers = list(headers.items())
-        return web.Response(status=error.status, body=payload, headers=headers)
+        exchange.response_size = len(whole.body)
+        exchange.response_headers = headers
+        return web.Response(status=error.status, body=whole.body, headers=headers)
+
+    def _error_whole(self, exchange: Exchange, error: GatewayError) -> WholeResponse:
+        """APIM's own response to ``error``; its body is kept for the log."""
+        exchange.error = error
+        whole = error_whole(error, exchange.correlation_id)
+        exchange.error_body = whole.body.decode()
+        return whole
 
     def _log(self, exchange: Exchange) -> None:
         try:
@@ -385,6 +402,20 @@ class Pipeline:
             exchange.elapsed_ms(),
             extra={"correlation_id": exchange.correlation_id},
         )
+
+
+def error_whole(error: GatewayError, correlation_id: str) -> WholeResponse:
+    """APIM's own response to ``error``: its status and JSON body."""
+    body: dict[str, Any] = {"statusCode": error.status, "message": error.message}
+    if error.status >= 500:
+        # As APIM does: the client learns only the activity id; the log
+        # keeps what went wrong.
+        body["message"] = "Internal server error"
+        body["activityId"] = correlation_id
+    headers = [("Content-Type", "application/json; charset=utf-8")]
+    if isinstance(error, Unauthorized):
+        headers.append(_KEY_CHALLENGE)
+    return WholeResponse(error.status, None, headers, orjson.dumps(body))
 
 
 def _note_cancelled(exchange: Exchange, stopping: bool) -> None:
@@ -474,6 +505,15 @@ def _forward_query(request: web.BaseRequest, exchange: Exchange) -> list[str]:
 # Dot segments and encoded separators in the raw path: after decoding they
 # would lead the backend URL out of the API's base path.
 _UNSAFE_PATH = re.compile(r"%2[eEfF]|%5[cC]|\\|(^|/)\.{1,2}(/|$)")
+
+
+def _is_preflight(request: web.BaseRequest) -> bool:
+    headers = request.headers
+    return (
+        request.method == "OPTIONS"
+        and "Origin" in headers
+        and "Access-Control-Request-Method" in headers
+    )
 
 
 def _check_path(raw_path: str) -> None:

@@ -111,7 +111,7 @@ def test_a_path_no_api_serves(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0
     assert lines[0] == "API -, operation -"
     assert lines[1] == "error: configuration: OperationNotFound: Resource not found"
-    assert lines[2] == "response: 404 OperationNotFound"
+    assert lines[2] == "response: 404 Not Found"
 
 
 def test_a_bad_header_option_is_a_usage_error(
@@ -119,3 +119,37 @@ def test_a_bad_header_option_is_a_usage_error(
 ) -> None:
     assert main(["policy", "trace", "--header", "no colon", CHAT]) == 2
     assert "--header: expected 'NAME: VALUE'" in capsys.readouterr().err
+
+
+def test_on_error_that_returns_nothing_changes_the_errors_own_response(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "api.xml").write_text(
+        "<policies><inbound><base /><ip-filter action='allow'>"
+        "<address>10.0.0.1</address></ip-filter></inbound>"
+        "<backend><base /></backend><outbound><base /></outbound>"
+        "<on-error><set-header name='x-blocked' exists-action='override'>"
+        "<value>@(context.LastError.Reason)</value></set-header></on-error>"
+        "</policies>",
+        encoding="utf-8",
+    )
+    file = tmp_path / "gateway.yaml"
+    file.write_text(
+        "mock_backend: true\n"
+        "backends: {mock: {url: 'mock:'}}\n"
+        "apis: {azure-openai: {path: openai, backend: mock, policy_file: api.xml}}\n",
+        encoding="utf-8",
+    )
+
+    status, lines = trace(
+        capsys, "--config", str(file), "--caller-ip", "192.0.2.7", CHAT
+    )
+
+    assert status == 0
+    assert lines[lines.index("response: 403 Forbidden") + 1 :] == [
+        "Content-Type: application/json; charset=utf-8",
+        "x-blocked: CallerIpNotAllowed",
+        "",
+        '{"statusCode":403,'
+        '"message":"Caller IP address 192.0.2.7 is not allowed. Access denied."}',
+    ]

@@ -4,9 +4,10 @@ The pipeline calls `PolicyRun.run_section` for inbound, backend and outbound
 in turn, and `PolicyRun.run_on_error` when anything fails: a built-in step
 (the subscription check, say), a policy's refusal (``ip-filter``) or a
 failing expression.  As in APIM, the failure is first recorded in
-``context.LastError`` and ``context.Response.StatusCode`` takes the status
-the error would answer with, then on-error runs; when it does not return a
-response itself, the client gets the error's own APIM body.
+``context.LastError`` and ``context.Response`` becomes the error's own
+response (its status and APIM body), then on-error runs; when it does not
+return a response itself, the client gets ``context.Response`` as on-error
+left it.
 
 Policies act on the request's `PolicyContext`.  What they cannot express
 there is kept on the run: the backend the request goes to, whether its URL
@@ -140,16 +141,24 @@ class PolicyRun:
         self.note(element, flow.value)
         return flow
 
-    async def run_on_error(self, error: GatewayError) -> bool:
+    async def run_on_error(
+        self, error: GatewayError, response: Response | None = None
+    ) -> bool:
         """Record ``error`` in ``context.LastError`` and run on-error.
 
+        ``response`` is the error's own response (APIM's body for it), which
+        on-error then sees and changes in ``context.Response``; without it
+        the response keeps its headers and body and takes the error's status.
         True when on-error answered (a ``return-response``, say); the
-        caller then sends `returned`, otherwise the error's own body.  An
+        caller then sends `returned`, otherwise ``context.Response``.  An
         error inside on-error ends it; the first error is kept.
         """
         self.context.last_error = last_error(error)
-        self.context.response.status_code = error.status
-        self.context.response.status_reason = reason_phrase(error.status)
+        if response is not None:
+            self.context.response = response
+        else:
+            self.context.response.status_code = error.status
+            self.context.response.status_reason = reason_phrase(error.status)
         self.section = Section.ON_ERROR
         try:
             flow = await self.run_elements(self.document.section(Section.ON_ERROR))
@@ -236,15 +245,18 @@ def last_error(error: GatewayError) -> LastError:
         source=error.source,
         reason=error.reason,
         message=error.message,
+        scope=error.scope,
         section=error.section,
     )
 
 
 def _place(failure: PolicyFailure, run: PolicyRun, element: Element) -> None:
     # The innermost policy that failed places the error; a choose or retry
-    # around it passes it on untouched.
+    # around it passes it on untouched.  The source is that policy, not the
+    # part (a <value>, a <when>) whose expression failed.
     if failure.scope:
         return
+    failure.source = element.name
     failure.scope = element.scope.value
     failure.section = run.section.value
     failure.path = element.path

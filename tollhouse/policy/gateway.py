@@ -19,7 +19,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from .. import headers as hdrs
-from ..errors import GatewayError
+from ..errors import BackendStatusFailure, GatewayError
 from ..exchange import Exchange
 from ..relay import (
     WholeResponse,
@@ -44,13 +44,17 @@ from .context import (
     Url,
 )
 from .document import Document, Section
-from .engine import Flow, PolicyRun, Services, Target
+from .engine import Flow, PolicyRun, Services, Target, reason_phrase
 from .policies import HANDLERS
 
 logger = logging.getLogger(__name__)
 
-BodyRewriter = Callable[[Exchange, bytes], bytes]
-"""The pipeline's own body changes (model name, stream usage) for a JSON body."""
+BodyRewriter = Callable[[Exchange, str, bytes], bytes]
+"""The pipeline's own changes (model name, stream usage) to the client's body,
+for the backend of that name."""
+
+ErrorDescriber = Callable[[GatewayError], WholeResponse]
+"""APIM's own response to an error: its status, headers and JSON body."""
 
 
 class PolicyStage:
@@ -59,6 +63,7 @@ class PolicyStage:
     def __init__(self, runtime: Runtime, services: Services) -> None:
         self.runtime = runtime
         self.services = services
+        self.apis = _apis(runtime)
 
     def start(
         self,
@@ -74,7 +79,9 @@ class PolicyStage:
         route = exchange.route
         backend = route.api.backend if route is not None else ""
         base = self.runtime.backends[backend].base_url if backend else ""
-        context = _context(self.runtime, request, exchange, backend_url, body)
+        context = _context(
+            self.runtime, request, exchange, backend_url, body, self.apis
+        )
         target = Target(backend=backend, base=base.partition("?")[0], url=backend_url)
         return PolicyRun(
             document=document,
@@ -108,27 +115,49 @@ class PolicyStage:
         return await forwarder.respond(run)
 
     async def on_error(
-        self, exchange: Exchange, run: PolicyRun, error: GatewayError
+        self,
+        exchange: Exchange,
+        run: PolicyRun,
+        error: GatewayError,
+        describe: ErrorDescriber,
     ) -> web.StreamResponse | None:
-        """On-error's response to ``error``, or None to send the error's own."""
+        """The response to ``error`` once on-error ran, or None to send the error's own.
+
+        As in APIM, on-error starts from the error's response (``describe``
+        gives it), or from the backend's for `BackendStatusFailure`, and the
+        client gets what on-error returns or leaves in ``context.Response``.
+        """
         exchange.error = error
-        if not run.document.section(Section.ON_ERROR):
+        keeps_response = isinstance(error, BackendStatusFailure)
+        if not run.document.section(Section.ON_ERROR) and not keeps_response:
             return None
-        if not await run.run_on_error(error):
+        response = None if keeps_response else as_response(describe(error))
+        if await run.run_on_error(error, response):
+            return self.returned(exchange, run)
+        return whole_response(exchange, _whole(run.context.response, run))
+
+    async def preflight(
+        self, exchange: Exchange, run: PolicyRun
+    ) -> web.StreamResponse | None:
+        """APIM's answer to a CORS preflight, or None without a ``cors`` policy.
+
+        Only the ``cors`` policies of the inbound section run, before the
+        subscription key is checked (browsers send no key with a
+        preflight); when none of them answers, the answer is an empty 200.
+        """
+        inbound = run.document.section(Section.INBOUND)
+        policies = [element for element in inbound if element.name == "cors"]
+        if not policies:
             return None
+        run.section = Section.INBOUND
+        for element in policies:
+            if await run.run_element(element) is Flow.RETURN:
+                break
         return self.returned(exchange, run)
 
     def returned(self, exchange: Exchange, run: PolicyRun) -> web.Response:
         """The response a ``return-response`` (or mock, or CORS) built."""
-        response = run.returned or Response()
-        headers = [*response.headers.items(), *run.response_headers]
-        body = response.body.content if response.body is not None else b""
-        return whole_response(
-            exchange,
-            WholeResponse(
-                response.status_code, response.status_reason or None, headers, body
-            ),
-        )
+        return whole_response(exchange, _whole(run.returned or Response(), run))
 
 
 class _Forwarder:
@@ -149,7 +178,11 @@ class _Forwarder:
         self.body: Body | None = None  # the backend's, as read
 
     async def forward(self, run: PolicyRun, timeout: float | None) -> None:
-        self.drop_stream()  # a retry's earlier attempt
+        # A retry's earlier attempt: its stream goes, and what it said about
+        # the backend's error no longer describes the request.
+        self.drop_stream()
+        exchange = self.exchange
+        exchange.error_kind = exchange.error_message = exchange.error_body = None
         backend_request = await self._backend_request(run)
         response = await send(
             self.runtime, self.exchange, backend_request, timeout=timeout
@@ -181,7 +214,7 @@ class _Forwarder:
         body = context.request.body
         content = b"" if body is None else body.content
         if body is not None and body is run.original_body:
-            content = self.rewrite_body(exchange, content)
+            content = self.rewrite_body(exchange, target.backend, content)
 
         exchange.backend_id = target.backend
         exchange.backend_url = backend.loggable_url(url)
@@ -204,19 +237,36 @@ class _Forwarder:
         return whole_response(self.exchange, self._whole(run))
 
     def _whole(self, run: PolicyRun) -> WholeResponse:
-        response = run.context.response
-        headers = [*response.headers.items(), *run.response_headers]
-        if response.body is not self.body:
+        whole = _whole(run.context.response, run)
+        if run.context.response.body is not self.body:
             # A policy's body replaces the backend's: its encoding goes too.
-            headers = [(n, v) for n, v in headers if n.lower() != "content-encoding"]
-        body = response.body.content if response.body is not None else b""
-        reason = response.status_reason or None
-        return WholeResponse(response.status_code, reason, headers, body)
+            whole.headers = [
+                (n, v) for n, v in whole.headers if n.lower() != "content-encoding"
+            ]
+        return whole
 
     def drop_stream(self) -> None:
         if self.stream is not None:
             self.stream.abort()
             self.stream = None
+
+
+def as_response(whole: WholeResponse) -> Response:
+    """``whole`` as the context's `Response`, for on-error to see and change."""
+    return Response(
+        status_code=whole.status,
+        status_reason=whole.reason or reason_phrase(whole.status),
+        headers=Headers(whole.headers),
+        body=Body(whole.body),
+    )
+
+
+def _whole(response: Response, run: PolicyRun) -> WholeResponse:
+    """``response`` as the client is to get it, with the CORS headers added."""
+    headers = [*response.headers.items(), *run.response_headers]
+    body = response.body.content if response.body is not None else b""
+    reason = response.status_reason or None
+    return WholeResponse(response.status_code, reason, headers, body)
 
 
 async def _unset_forward(run: PolicyRun, timeout: float | None) -> None:
@@ -229,6 +279,7 @@ def _context(
     exchange: Exchange,
     backend_url: str,
     body: bytes,
+    apis: dict[str, Api],
 ) -> PolicyContext:
     headers = hdrs.backend_request_headers(
         list(request.headers.items()), runtime.key_header_names
@@ -248,12 +299,15 @@ def _context(
     context.request.original_url = Url.parse(exchange.url)
     context.request_id = _request_id(exchange.correlation_id)
     context.deployment = Deployment(region=runtime.config.listener.region)
-    _describe_call(runtime, exchange, context)
+    _describe_call(runtime, exchange, context, apis)
     return context
 
 
 def _describe_call(
-    runtime: Runtime, exchange: Exchange, context: PolicyContext
+    runtime: Runtime,
+    exchange: Exchange,
+    context: PolicyContext,
+    apis: dict[str, Api],
 ) -> None:
     subscription = exchange.subscription
     if subscription is not None:
@@ -270,19 +324,27 @@ def _describe_call(
     route = exchange.route
     if route is None:
         return
-    backend = runtime.backends[route.api.backend]
-    context.api = Api(
-        id=route.api_id,
-        name=route.api.display_name or route.api_id,
-        path=route.api.path,
-        service_url=Url.parse(backend.base_url.partition("?")[0]),
-    )
+    context.api = apis.get(route.api_id)
     context.operation = Operation(
         id=route.operation.id,
         method=exchange.method,
         name=route.operation.name,
         url_template=_url_template(route.operation.suffix),
     )
+
+
+def _apis(runtime: Runtime) -> dict[str, Api]:
+    """``context.Api`` of every API, made once: nothing changes them."""
+    apis = {}
+    for api_id, api in runtime.config.apis.items():
+        backend = runtime.backends[api.backend]
+        apis[api_id] = Api(
+            id=api_id,
+            name=api.display_name or api_id,
+            path=api.path,
+            service_url=Url.parse(backend.base_url.partition("?")[0]),
+        )
+    return apis
 
 
 def _url_template(suffix: str) -> str:

@@ -17,15 +17,18 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from ..callers import parse_address
-from ..errors import PolicyFailure
+from ..errors import BackendError, BackendStatusFailure, PolicyFailure
 from .context import Body, Headers, Response, Url
-from .document import Element, Section
+from .document import Element, Section, Value
 from .engine import Flow, Handler, PolicyRun, expression_failure, reason_phrase
 
 logger = logging.getLogger(__name__)
 
 _REQUEST_SECTIONS = (Section.INBOUND, Section.BACKEND)
 _TEMPLATE_PARAMETER = re.compile(r"\{([^{}]+)\}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Request headers a preflight may name without the policy listing them.
+_SAFELISTED_HEADERS = frozenset({"accept", "accept-language", "content-language"})
 
 
 # Access and refusal -------------------------------------------------------
@@ -53,22 +56,29 @@ def _listed(
 ) -> bool:
     for part in element.children:
         if part.name == "address" and part.text is not None:
-            value = part.text
-            address = parse_address(
-                run.text(part, value) if value.is_expression else value.text
-            )
+            address = _address(run, part, part.text)
             if address is None:
                 raise expression_failure(element, "address is not an IP address")
             if address == caller:
                 return True
         elif part.name == "address-range":
-            low = parse_address(part.attributes["from"].text)
-            high = parse_address(part.attributes["to"].text)
+            low = _address(run, part, part.attributes["from"])
+            high = _address(run, part, part.attributes["to"])
             if low is None or high is None or low.version != caller.version:
                 continue
             if low <= caller <= high:  # type: ignore[operator]
                 return True
     return False
+
+
+def _address(
+    run: PolicyRun, element: Element, value: Value
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    # Constants were parsed when the document loaded.
+    if isinstance(value.parsed, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return value.parsed
+    text = run.text(element, value) if value.is_expression else value.text
+    return parse_address(text)
 
 
 async def check_header(run: PolicyRun, element: Element) -> Flow:
@@ -99,6 +109,7 @@ async def check_header(run: PolicyRun, element: Element) -> Flow:
 async def choose(run: PolicyRun, element: Element) -> Flow:
     for branch in element.children:
         if branch.name == "otherwise" or _holds(run, branch, "condition"):
+            run.note(branch, "taken")
             return await run.run_elements(branch.children)
     return Flow.NEXT
 
@@ -258,6 +269,8 @@ async def set_backend_service(run: PolicyRun, element: Element) -> Flow:
     backend_id = element.attribute("backend-id")
     if backend_id is not None:
         name = run.text(element, backend_id)
+        if name == run.target.backend and not run.target.rewritten:
+            return Flow.NEXT  # where the request goes already
         base = run.services.backend_urls.get(name)
         if base is None:
             raise PolicyFailure(
@@ -322,12 +335,18 @@ async def forward_request(run: PolicyRun, element: Element) -> Flow:
         timeout = run.number(element, "timeout-ms") / 1000.0
     elif element.attribute("timeout") is not None:
         timeout = run.number(element, "timeout")
-    await run.forward(run, timeout)
+    try:
+        await run.forward(run, timeout)
+    except BackendError as error:
+        # A timeout or a refused connection is this policy's failure.
+        error.scope = element.scope.value
+        error.section = run.section.value
+        raise
     run.forwarded = True
     if run.flag(element, "fail-on-error-status-code"):
         status = run.context.response.status_code
         if status >= 400:
-            raise PolicyFailure(
+            raise BackendStatusFailure(
                 f"The backend answered {status}.",
                 status=status,
                 reason="BackendResponseError",
@@ -369,29 +388,84 @@ async def cors(run: PolicyRun, element: Element) -> Flow:
     origin = request.headers.get("Origin")
     if origin is None:
         return Flow.NEXT
-    allowed = _cors_values(run, element, "allowed-origins")
-    credentials = run.flag(element, "allow-credentials")
-    matched = "*" in allowed or origin in allowed
     preflight = request.method == "OPTIONS" and (
         "Access-Control-Request-Method" in request.headers
     )
+    allowed = _cors_values(run, element, "allowed-origins")
+    matched = _origin_allowed(origin, allowed)
+    if matched and preflight:
+        matched = _preflight_allowed(run, element, request.headers)
     if not matched:
-        if preflight and run.flag(element, "terminate-unmatched-request", True):
-            run.returned = Response()
-            return Flow.RETURN
-        return Flow.NEXT
+        return _cors_unmatched(run, element, request.method, preflight)
+    credentials = run.flag(element, "allow-credentials")
     allow_origin = origin if credentials or "*" not in allowed else "*"
     headers = [("Access-Control-Allow-Origin", allow_origin)]
     if credentials:
         headers.append(("Access-Control-Allow-Credentials", "true"))
-    if not preflight:
-        exposed = _cors_values(run, element, "expose-headers")
-        if exposed:
-            headers.append(("Access-Control-Expose-Headers", ",".join(exposed)))
-        run.response_headers.extend(headers)
-        return Flow.NEXT
-    run.returned = _preflight(run, element, request.headers, headers)
-    return Flow.RETURN
+    if preflight:
+        run.returned = _preflight(run, element, request.headers, headers)
+        return Flow.RETURN
+    exposed = _cors_values(run, element, "expose-headers")
+    if exposed:
+        headers.append(("Access-Control-Expose-Headers", ",".join(exposed)))
+    run.response_headers.extend(headers)
+    return Flow.NEXT
+
+
+def _cors_unmatched(
+    run: PolicyRun, element: Element, method: str, preflight: bool
+) -> Flow:
+    # As APIM: an unmatched preflight, GET or HEAD ends with an empty 200
+    # unless the policy says to go on; other requests go on without CORS
+    # headers.
+    ends = preflight or method in ("GET", "HEAD")
+    if ends and run.flag(element, "terminate-unmatched-request", True):
+        run.returned = Response()
+        return Flow.RETURN
+    return Flow.NEXT
+
+
+def _origin_allowed(origin: str, allowed: list[str]) -> bool:
+    if "*" in allowed:
+        return True
+    wanted = _origin_key(origin)
+    return any(_origin_key(candidate) == wanted for candidate in allowed)
+
+
+def _origin_key(text: str) -> str:
+    """An origin as compared: scheme, host and port, without the path.
+
+    Policies often write origins as URLs (``http://localhost:8080/``) while
+    browsers send ``http://localhost:8080``; both are the same origin.
+    """
+    text = text.strip()
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        return text.lower()
+    if not parts.scheme or not parts.hostname:
+        return text.lower()
+    scheme = parts.scheme.lower()
+    shown = "" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}"
+    return f"{scheme}://{parts.hostname}{shown}"
+
+
+def _preflight_allowed(run: PolicyRun, element: Element, asked: Headers) -> bool:
+    methods = _cors_values(run, element, "allowed-methods") or ["GET", "POST"]
+    method = (asked.get("Access-Control-Request-Method") or "").strip().upper()
+    if "*" not in methods and method not in {m.upper() for m in methods}:
+        return False
+    allowed = {name.lower() for name in _cors_values(run, element, "allowed-headers")}
+    if "*" in allowed:
+        return True
+    safe = allowed | _SAFELISTED_HEADERS
+    return all(name.lower() in safe for name in _requested_headers(asked))
+
+
+def _requested_headers(asked: Headers) -> list[str]:
+    text = asked.get("Access-Control-Request-Headers") or ""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _preflight(
@@ -400,20 +474,12 @@ def _preflight(
     asked: Headers,
     headers: list[tuple[str, str]],
 ) -> Response:
-    methods = _cors_values(run, element, "allowed-methods") or ["GET", "POST"]
-    wanted = asked.get("Access-Control-Request-Method", "") or ""
-    headers.append(
-        (
-            "Access-Control-Allow-Methods",
-            wanted if "*" in methods else ",".join(methods),
-        )
-    )
-    allowed_headers = _cors_values(run, element, "allowed-headers")
-    requested = asked.get("Access-Control-Request-Headers")
-    if "*" in allowed_headers and requested:
-        headers.append(("Access-Control-Allow-Headers", requested))
-    elif allowed_headers:
-        headers.append(("Access-Control-Allow-Headers", ",".join(allowed_headers)))
+    # What the browser asked for, once it is allowed, as .NET's CORS does.
+    method = (asked.get("Access-Control-Request-Method") or "").strip()
+    headers.append(("Access-Control-Allow-Methods", method))
+    requested = _requested_headers(asked)
+    if requested:
+        headers.append(("Access-Control-Allow-Headers", ",".join(requested)))
     for part in element.children_named("allowed-methods"):
         age = part.attribute("preflight-result-max-age")
         if age is not None:

@@ -24,7 +24,13 @@ from .. import headers as hdrs
 from ..callers import TrustedProxies, parse_networks
 from ..config import GatewayConfig, resolve_named_values
 from ..credentials import BackendAuth, backend_auth
-from ..errors import BackendConnectionFailure, GatewayError, NotFound
+from ..errors import (
+    BackendConnectionFailure,
+    BackendStatusFailure,
+    GatewayError,
+    NotFound,
+)
+from ..pipeline import error_whole
 from ..routing import Route, Router
 from .context import (
     Api,
@@ -39,6 +45,7 @@ from .context import (
 )
 from .document import Document, Section
 from .engine import Flow, PolicyRun, Services, Target, TraceStep, reason_phrase
+from .gateway import as_response
 from .policies import HANDLERS
 from .registry import PolicyRegistry
 
@@ -130,11 +137,10 @@ async def trace(
     )
     await _run_sections(run, route, result)
     response = run.returned or run.context.response
-    if result.error is None or run.returned is not None:
-        result.status = response.status_code
-        result.reason = response.status_reason
-        result.headers = [*response.headers.items(), *run.response_headers]
-        result.body = response.body.content if response.body is not None else b""
+    result.status = response.status_code
+    result.reason = response.status_reason
+    result.headers = [*response.headers.items(), *run.response_headers]
+    result.body = response.body.content if response.body is not None else b""
     return result
 
 
@@ -148,13 +154,13 @@ async def _run_sections(
             if await run.run_section(section) is Flow.RETURN:
                 return
     except GatewayError as error:
+        # As the gateway does: on-error starts from APIM's response to the
+        # error, or from the backend's when its status was the failure.
         result.error = f"{error.source}: {error.reason}: {error.message}"
-        result.status = error.status
-        result.reason = error.reason
-        result.body = orjson.dumps(
-            {"statusCode": error.status, "message": error.message}
-        )
-        await run.run_on_error(error)
+        own = None
+        if not isinstance(error, BackendStatusFailure):
+            own = as_response(error_whole(error, str(run.context.request_id)))
+        await run.run_on_error(error, own)
 
 
 def _run_for(
