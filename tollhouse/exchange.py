@@ -29,6 +29,8 @@ class Exchange:
     route: Route | None = None
     subscription: Subscription | None = None
     key_source: str | None = None
+    # The key itself, for ``context.Subscription.Key``; no log row has it.
+    subscription_key: str = field(default="", repr=False)
 
     # The request.
     request_size: int = 0

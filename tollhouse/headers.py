@@ -42,20 +42,24 @@ SECRET_HEADERS = frozenset(
     }
 )
 
-# Request headers the gateway sets itself towards the backend.
-_REQUEST_DROP = HOP_BY_HOP | {
-    "host",
-    "content-length",
-    "accept-encoding",
-    "api-key",
-    "authorization",
-    "ocp-apim-subscription-key",
-    "x-api-key",
-    "cookie",
-    "expect",
-    # aiohttp has already decoded a compressed request body.
-    "content-encoding",
-}
+# The client's credentials for the gateway: none of them reaches a backend
+# unless a policy puts it there.
+CREDENTIAL_HEADERS = frozenset(
+    {"api-key", "authorization", "ocp-apim-subscription-key", "x-api-key", "cookie"}
+)
+
+# Request headers the gateway's HTTP client sets itself towards the backend.
+_SENT_BY_CLIENT = frozenset(
+    {
+        "host",
+        "content-length",
+        "accept-encoding",
+        "expect",
+        # aiohttp has already decoded a compressed request body.
+        "content-encoding",
+    }
+)
+_REQUEST_DROP = HOP_BY_HOP | CREDENTIAL_HEADERS | _SENT_BY_CLIENT
 
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length", "set-cookie"}
 
@@ -84,16 +88,46 @@ def backend_request_headers(
     return kept
 
 
+def policy_view_headers(
+    client_headers: Sequence[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    """The client's headers as policies see them: credentials included.
+
+    Only what concerns the client's own connection is gone; which
+    credentials go on to the backend is decided when the request is sent
+    (`policy_request_headers`).
+    """
+    drop = HOP_BY_HOP | _connection_tokens(client_headers)
+    return [(n, v) for n, v in client_headers if n.lower() not in drop]
+
+
+def client_credentials(
+    client_headers: Sequence[tuple[str, str]], key_headers: frozenset[str]
+) -> dict[str, list[str]]:
+    """The client's credential headers (lower-case name to values)."""
+    names = CREDENTIAL_HEADERS | key_headers
+    found: dict[str, list[str]] = {}
+    for name, value in client_headers:
+        if name.lower() in names:
+            found.setdefault(name.lower(), []).append(value)
+    return found
+
+
 def policy_request_headers(
     headers: Sequence[tuple[str, str]],
+    withheld: Iterable[str] = (),
 ) -> list[tuple[str, str]]:
-    """Request headers as policies left them, less what the HTTP client sets.
+    """Request headers as policies left them, ready to send to the backend.
 
-    The client's credentials were removed before policies ran; what a
-    policy adds (an ``api-key`` from a named value, say) goes as it is.
+    ``withheld`` names (lower case) the client's credentials that no policy
+    replaced; they stay behind, as does what the HTTP client sets itself.
+    What a policy set (an ``api-key`` from a named value, say) goes as it is.
     """
-    drop = HOP_BY_HOP | _connection_tokens(headers) | {"host", "content-length"}
-    return [(n, v) for n, v in headers if n.lower() not in drop]
+    drop = HOP_BY_HOP | _connection_tokens(headers) | _SENT_BY_CLIENT
+    drop = drop.union(withheld)
+    kept = [(n, v) for n, v in headers if n.lower() not in drop]
+    kept.append(("Accept-Encoding", "identity"))
+    return kept
 
 
 def client_response_headers(

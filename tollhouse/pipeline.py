@@ -240,7 +240,8 @@ class Pipeline:
                 reason="SubscriptionKeyConflict",
             )
         exchange.key_source = found[0][0]
-        subscription = self.runtime.keys.find(keys.pop())
+        key = keys.pop()
+        subscription = self.runtime.keys.find(key)
         if subscription is None or not subscription.active:
             if api.subscription_required:
                 raise InvalidSubscriptionKey()
@@ -248,6 +249,7 @@ class Pipeline:
         if not subscription.allows(route.api_id, self.runtime.product_apis):
             raise InvalidSubscriptionKey()
         exchange.subscription = subscription
+        exchange.subscription_key = key
 
     # The request body -----------------------------------------------------
 

@@ -89,6 +89,32 @@ PARSE_HEADER_WITH_ON_ERROR = sample("parse-header-on-error.xml")
 KEY_ERRORS = sample("subscription-key-errors.xml")
 MOCK_BY_HEADER = sample("mock-by-header.xml")
 SET_STATUS = policies(outbound='<base /><set-status code="202" reason="Accepted" />')
+BASIC = "Basic dXNlcjpwYXNz"
+SEE_CREDENTIALS = """<base />
+<set-header name="x-auth" exists-action="override">
+  <value>@(context.Request.Headers.GetValueOrDefault("Authorization", "none"))</value>
+</set-header>
+<set-header name="x-cookie" exists-action="override">
+  <value>@(context.Request.Headers.GetValueOrDefault("Cookie", "none"))</value>
+</set-header>
+<set-header name="x-key" exists-action="override">
+  <value>@{
+    var key = context.Subscription.Key;
+    var sent = context.Request.Headers.GetValueOrDefault("api-key", "");
+    return key.Length > 0 && key == sent ? "presented" : "missing";
+  }</value>
+</set-header>"""
+SET_CREDENTIALS = """<base />
+<set-header name="Authorization" exists-action="override">
+  <value>Bearer from-policy</value>
+</set-header>
+<set-header name="api-key" exists-action="override">
+  <value>backend-secret</value>
+</set-header>"""
+PASS_AUTHORIZATION = """<base />
+<set-header name="Authorization" exists-action="override">
+  <value>@(context.Request.Headers.GetValueOrDefault("Authorization"))</value>
+</set-header>"""
 SCOPES = Setup(
     global_=policies(
         _mark("global", "in"),
@@ -537,6 +563,65 @@ CASES = [
                 ),
             ),
         ),
+    ),
+    # Policies see every header the client sent, its credentials included;
+    # the backend gets those only when a policy sets them.
+    Case(
+        "check-header-authorization",
+        Setup(api=sample("check-header-authorization.xml")),
+        Call(headers={"Authorization": SECRET}),
+        expect=Expect(a=(Sent(headers={"Authorization": None, "api-key": None}),)),
+    ),
+    Case(
+        "check-header-authorization-missing",
+        Setup(api=sample("check-header-authorization.xml")),
+        a=(),
+        expect=Expect(
+            status=401,
+            body=NOT_AUTHORIZED,
+            a=(),
+            log=_refused("check-header", "HeaderNotFound", 401),
+        ),
+    ),
+    Case(
+        "credentials-seen-not-sent",
+        Setup(api=policies(SEE_CREDENTIALS)),
+        Call(headers={"Authorization": BASIC, "Cookie": "session=1"}),
+        expect=Expect(
+            a=(
+                Sent(
+                    headers={
+                        "x-auth": BASIC,
+                        "x-cookie": "session=1",
+                        "x-key": "presented",
+                        "Authorization": None,
+                        "api-key": None,
+                        "Cookie": None,
+                    }
+                ),
+            )
+        ),
+    ),
+    Case(
+        "credentials-set-by-policy-are-sent",
+        Setup(api=policies(SET_CREDENTIALS)),
+        Call(headers={"Authorization": BASIC}),
+        expect=Expect(
+            a=(
+                Sent(
+                    headers={
+                        "Authorization": "Bearer from-policy",
+                        "api-key": "backend-secret",
+                    }
+                ),
+            )
+        ),
+    ),
+    Case(
+        "credential-passed-through-by-policy",
+        Setup(api=policies(PASS_AUTHORIZATION)),
+        Call(headers={"Authorization": BASIC}),
+        expect=Expect(a=(Sent(headers={"Authorization": BASIC, "api-key": None}),)),
     ),
 ]
 

@@ -110,6 +110,7 @@ CASES = [
                     body={**CHAT, "model": "gpt-4o"},
                 ),
             ),
+            log={"BackendId": None, "BackendResponseCode": 200},
         ),
     ),
     Case(

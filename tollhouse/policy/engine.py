@@ -105,12 +105,31 @@ class PolicyRun:
     services: Services = field(default_factory=Services)
     url_for: Callable[[str], str] | None = None  # a backend's URL for this request
     original_body: Body | None = None  # the client's, until a policy replaces it
+    # The client's credential headers (lower-case names), and the request
+    # headers a policy set: see `withheld_credentials`.
+    client_credentials: Mapping[str, list[str]] = field(default_factory=dict)
+    headers_set: set[str] = field(default_factory=set)
     section: Section = Section.INBOUND
     building: Response | None = None  # inside a return-response
     returned: Response | None = None
     forwarded: bool = False
     trace: list[TraceStep] = field(default_factory=list)
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def withheld_credentials(self) -> list[str]:
+        """The client's credential headers that stay out of the backend request.
+
+        Policies see every header the client sent, its key and
+        ``Authorization`` included; the backend gets none of those unless a
+        policy set the header (``set-header``) or changed its value
+        (``authentication-managed-identity``).
+        """
+        headers = self.context.request.headers
+        return [
+            name
+            for name, values in self.client_credentials.items()
+            if name not in self.headers_set and headers.get_all(name) == values
+        ]
 
     async def run_section(self, section: Section) -> Flow:
         """Run one section; `Flow.RETURN` once a response is ready.

@@ -92,6 +92,9 @@ class PolicyStage:
             services=self.services,
             url_for=url_for,
             original_body=context.request.body,
+            client_credentials=hdrs.client_credentials(
+                list(request.headers.items()), self.runtime.key_header_names
+            ),
         )
 
     async def run(
@@ -205,7 +208,9 @@ class _Forwarder:
         exchange = self.exchange
         backend = self.runtime.backends[target.backend]
         url = str(context.request.url) if target.rewritten else target.url
-        headers = hdrs.policy_request_headers(context.request.headers.items())
+        headers = hdrs.policy_request_headers(
+            context.request.headers.items(), run.withheld_credentials()
+        )
         if target.credentials:
             auth = await backend.auth.headers()
             names = {name.lower() for name in auth}
@@ -216,7 +221,8 @@ class _Forwarder:
         if body is not None and body is run.original_body:
             content = self.rewrite_body(exchange, target.backend, content)
 
-        exchange.backend_id = target.backend
+        # A base-url names no backend entity: the log's BackendId stays empty.
+        exchange.backend_id = target.backend if target.credentials else None
         exchange.backend_url = backend.loggable_url(url)
         exchange.backend_method = context.request.method
         return BackendRequest(context.request.method, url, headers, content)
@@ -281,9 +287,7 @@ def _context(
     body: bytes,
     apis: dict[str, Api],
 ) -> PolicyContext:
-    headers = hdrs.backend_request_headers(
-        list(request.headers.items()), runtime.key_header_names
-    )
+    headers = hdrs.policy_view_headers(list(request.headers.items()))
     route = exchange.route
     parameters = {}
     if route is not None and route.deployment is not None:
@@ -311,9 +315,11 @@ def _describe_call(
 ) -> None:
     subscription = exchange.subscription
     if subscription is not None:
-        # Keys are kept only as hashes: expressions see none of them.
+        # Keys are stored only as hashes: expressions see the one presented.
         context.subscription = Subscription(
-            id=subscription.id, name=subscription.display_name
+            id=subscription.id,
+            key=exchange.subscription_key,
+            name=subscription.display_name,
         )
         if subscription.product_id is not None:
             product = runtime.config.products.get(subscription.product_id)

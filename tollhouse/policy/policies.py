@@ -198,14 +198,16 @@ async def set_header(run: PolicyRun, element: Element) -> Flow:
     values = [run.text(v, v.text) for v in element.children if v.text is not None]
     if action == "delete":
         headers.remove(name)
-    elif action == "skip":
-        if name not in headers:
-            headers.set(name, values)
-    elif action == "append":
+        return Flow.NEXT
+    if action == "skip" and name in headers:
+        return Flow.NEXT
+    if action == "append":
         for value in values:
             headers.append(name, value)
     else:
         headers.set(name, values)
+    if headers is run.context.request.headers:
+        run.headers_set.add(name.lower())  # a credential it sets goes on
     return Flow.NEXT
 
 

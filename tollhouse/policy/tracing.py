@@ -30,7 +30,7 @@ from ..errors import (
     GatewayError,
     NotFound,
 )
-from ..pipeline import error_whole
+from ..pipeline import error_whole, key_header
 from ..routing import Route, Router
 from .context import (
     Api,
@@ -178,7 +178,7 @@ def _run_for(
     context = PolicyContext.for_request(
         sample.method,
         _backend_url(base, route, sample.url),
-        headers=hdrs.backend_request_headers(list(sample.headers), frozenset()),
+        headers=hdrs.policy_view_headers(list(sample.headers)),
         body=sample.body,
         ip_address=caller,
         matched_parameters=_parameters(route),
@@ -197,6 +197,10 @@ def _run_for(
             token=_sample_token,
         ),
         original_body=context.request.body,
+        client_credentials=hdrs.client_credentials(
+            list(sample.headers),
+            frozenset(key_header(api).lower() for api in config.apis.values()),
+        ),
     )
 
 
@@ -273,7 +277,9 @@ class _SampleForwarder:
     async def forward(self, run: PolicyRun, timeout: float | None) -> None:
         request = run.context.request
         url = str(request.url)
-        headers = hdrs.policy_request_headers(request.headers.items())
+        headers = hdrs.policy_request_headers(
+            request.headers.items(), run.withheld_credentials()
+        )
         shown = ", ".join(
             f"{name}: {'REDACTED' if name.lower() in hdrs.SECRET_HEADERS else value}"
             for name, value in headers
