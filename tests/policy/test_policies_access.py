@@ -11,6 +11,7 @@ replies and the exact effect; see `tests.policy.policy_cases`.
 from __future__ import annotations
 
 import pytest
+from openai import AzureOpenAI
 
 from tests.policy.policy_cases import (
     ANSWER,
@@ -89,6 +90,25 @@ PARSE_HEADER_WITH_ON_ERROR = sample("parse-header-on-error.xml")
 KEY_ERRORS = sample("subscription-key-errors.xml")
 MOCK_BY_HEADER = sample("mock-by-header.xml")
 SET_STATUS = policies(outbound='<base /><set-status code="202" reason="Accepted" />')
+# The operation's example, as APIM answers a mock-response from the API's
+# definition.
+MOCKED_CHAT = {
+    "id": "chatcmpl-mock",
+    "object": "chat.completion",
+    "created": 1733310000,
+    "model": "gpt-4o",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "This is a mocked answer from the gateway.",
+            },
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21},
+}
 BASIC = "Basic dXNlcjpwYXNz"
 SEE_CREDENTIALS = """<base />
 <set-header name="x-auth" exists-action="override">
@@ -356,10 +376,38 @@ CASES = [
         a=(),
         expect=Expect(
             headers={"Content-Type": "application/json"},
-            body=b"",
+            body=MOCKED_CHAT,
             a=(),
             log={"ResponseCode": 200, "BackendId": None, "BackendResponseCode": None},
         ),
+    ),
+    Case(
+        "mock-response-embeddings",
+        Setup(api=sample("mock-response.xml")),
+        Call(path=EMBEDDINGS, body={"input": "hi"}),
+        a=(),
+        expect=Expect(
+            headers={"Content-Type": "application/json"},
+            body={
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": 0, "embedding": [0.0023, -0.0093]}
+                ],
+                "model": "text-embedding-3-small",
+                "usage": {"prompt_tokens": 4, "total_tokens": 4},
+            },
+            a=(),
+        ),
+    ),
+    Case(
+        "mock-response-not-json-has-no-example",
+        Setup(
+            api=policies(
+                "<mock-response status-code='200' content-type='text/plain' />"
+            )
+        ),
+        a=(),
+        expect=Expect(headers={"Content-Type": "text/plain"}, body=b"", a=()),
     ),
     Case(
         "mock-response-in-on-error",
@@ -634,3 +682,21 @@ def test_policy(harness: Harness, case: Case) -> None:
 def test_chat_reaches_the_backend_unchanged(harness: Harness) -> None:
     """The control: an API without a document forwards the call as it came."""
     harness.run(Case("plain", Setup(), expect=Expect(a=(Sent(body=CHAT),))))
+
+
+def test_the_openai_package_reads_a_mocked_answer(harness: Harness) -> None:
+    """A mock-response answers as the operation would: the SDK parses it."""
+    gateway = harness.gateway(Setup(api=sample("mock-response.xml")))
+    harness.a.seen.clear()
+    client = AzureOpenAI(
+        azure_endpoint=gateway.url, api_key=gateway.key, api_version="2024-10-21"
+    )
+
+    chat = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+    )
+
+    answer = chat.choices[0].message.content
+    assert answer == "This is a mocked answer from the gateway."
+    assert chat.usage is not None and chat.usage.total_tokens == 21
+    assert not harness.a.seen

@@ -21,6 +21,7 @@ from ..errors import BackendError, BackendStatusFailure, PolicyFailure
 from .context import Body, Headers, Response, Url
 from .document import Element, Section, Value
 from .engine import Flow, Handler, PolicyRun, expression_failure, reason_phrase
+from .samples import sample_body
 
 logger = logging.getLogger(__name__)
 
@@ -173,9 +174,15 @@ async def return_response(run: PolicyRun, element: Element) -> Flow:
 async def mock_response(run: PolicyRun, element: Element) -> Flow:
     status = int(run.number(element, "status-code", 200))
     response = Response(status_code=status, status_reason=reason_phrase(status))
-    content_type = element.attribute("content-type")
-    if content_type is not None:
-        response.headers.set("Content-Type", content_type.text)
+    given = element.attribute("content-type")
+    media = given.text if given is not None else None
+    operation = run.context.operation
+    body = sample_body(operation.id if operation else "", status, media)
+    if body:
+        media = media or "application/json"
+        response.body = Body(body)
+    if media is not None:
+        response.headers.set("Content-Type", media)
     run.returned = response
     return Flow.RETURN
 
