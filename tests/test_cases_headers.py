@@ -356,6 +356,28 @@ def test_b30_two_different_keys_are_refused(
     }
 
 
+def test_b30_a_jwt_beside_the_key_is_no_second_key(
+    scripted_gateway: Start, backend: ScriptedBackend
+) -> None:
+    # An Entra ID token next to the subscription key is a normal APIM setup:
+    # the token is for the policies (validate-jwt, check-header), not a key.
+    backend.reply(Reply([CHAT_BODY], headers=JSON))
+    gw = scripted_gateway()
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJvaWQiOiIxMjMifQ.c2lnbmF0dXJl"
+
+    response = gw.post(
+        AZURE_CHAT, {"messages": HELLO}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 200
+    assert header_values(backend.seen[0].headers, "authorization") == []
+    row = gw.gateway_row()
+    assert pick(row, {"ResponseCode": 0, "SubscriptionKeySource": 0}) == {
+        "ResponseCode": 200,
+        "SubscriptionKeySource": "header:api-key",
+    }
+
+
 # The backend's headers on every operation: B31, B32 ---------------------------
 
 B31_HEADERS = (

@@ -329,3 +329,64 @@ def test_show_reads_a_database_another_connection_is_writing(db: Path) -> None:
     finally:
         writer.rollback()
         writer.close()
+
+
+# Two ids of the same millisecond: UUIDv7s share their first characters.
+SAME_START = (
+    "01a241fa-5b10-7c3e-8a41-0c9d5e7f1a2b",
+    "01a241fa-5b10-7d02-9e77-41f0b2c3d4e5",
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "found"),
+    [
+        ("0c9d5e7f1a2b", SAME_START[0]),
+        ("7f1a2b", SAME_START[0]),
+        ("41f0b2c3d4e5"[-8:], SAME_START[1]),
+        ("01a241fa-5b10-7d", SAME_START[1]),
+    ],
+)
+def test_show_finds_a_request_by_the_start_or_end_of_its_id(
+    db: Path, given: str, found: str
+) -> None:
+    fill(
+        db,
+        [
+            LogRecord(gateway_row(n, CorrelationId=cid), [])
+            for n, cid in enumerate(SAME_START)
+        ],
+    )
+    out = io.StringIO()
+
+    assert show(db, given, out=out) is True
+    assert found in out.getvalue()
+
+
+def test_tail_prints_the_end_of_each_id_which_tells_them_apart(db: Path) -> None:
+    fill(
+        db,
+        [
+            LogRecord(gateway_row(n, CorrelationId=cid), [])
+            for n, cid in enumerate(SAME_START)
+        ],
+    )
+    out = io.StringIO()
+
+    tail(db, follow=False, out=out, last=2)
+
+    shown = [row.split()[1] for row in out.getvalue().splitlines()[1:]]
+    assert shown == ["5e7f1a2b", "b2c3d4e5"]
+
+
+def test_show_refuses_a_start_that_several_ids_share(db: Path) -> None:
+    fill(
+        db,
+        [
+            LogRecord(gateway_row(n, CorrelationId=cid), [])
+            for n, cid in enumerate(SAME_START)
+        ],
+    )
+
+    with pytest.raises(StoreError, match="starts or ends with '01a241fa'"):
+        show(db, "01a241fa", out=io.StringIO())

@@ -293,7 +293,11 @@ def _add_logs(commands: Any) -> None:
         "show", help="One request with its prompt and completion reassembled."
     )
     _common_store_options(show)
-    show.add_argument("correlation_id", metavar="CORRELATION_ID")
+    show.add_argument(
+        "correlation_id",
+        metavar="CORRELATION_ID",
+        help="The id, or its start or end (logs tail prints the last 8 characters).",
+    )
     show.set_defaults(run=_logs_show)
 
 
@@ -442,9 +446,15 @@ def _add_named_values(named: NamedValues | None, items: list[str]) -> NamedValue
 _TRACE_HELP = """\
 The backend is not called unless --call-backend is given: forward-request
 answers with --backend-status and --backend-body (by default 200 and a small
-chat completion).  Nothing is written to the log.  Each line of the trace is
-a policy that ran: its section, its path in the effective document, and its
-outcome (next, return, taken for a choose branch, failed: REASON).
+chat completion).  Nothing is written to the log.  Only the policies run:
+the gateway's own checks (subscription key, deployment, request body) do
+not, and context.Subscription is null unless --subscription names one.
+
+Each line of the trace is a policy that ran: its section, the scope of the
+document it is in and its path there (scope:path, such as
+api:inbound/ip-filter[1]), and its outcome (next, return, taken for a choose
+branch, failed: REASON).  The exit status is 0 whatever the response; it
+is 2 when the trace cannot run (a bad option or configuration).
 """
 
 
@@ -540,7 +550,8 @@ def _trace_body(args: argparse.Namespace) -> bytes:
 def _print_trace(result: Any) -> None:
     print(f"API {result.api or '-'}, operation {result.operation or '-'}")
     for step in result.steps:
-        print(f"  {step.section:<9} {step.policy_id:<48} {step.outcome}")
+        place = f"{step.scope}:{step.policy_id}"
+        print(f"  {step.section:<9} {place:<56} {step.outcome}")
     for line in result.forwarded:
         print(f"forwarded: {line}")
     if result.error is not None:

@@ -130,6 +130,11 @@ def show(db_path: Path, correlation_id: str, *, out: TextIO) -> bool:
 
 
 def _full_id(conn: sqlite3.Connection, given: str) -> str:
+    """The correlation id ``given`` is the whole of, the start of or the end of.
+
+    `tail` prints an id's end: the ids are time-ordered, so requests made
+    close together share their first characters.
+    """
     exact = _fetch(
         conn, "SELECT 1 FROM ApiManagementGatewayLogs WHERE CorrelationId = ?", (given,)
     )
@@ -139,12 +144,13 @@ def _full_id(conn: sqlite3.Connection, given: str) -> str:
     matches = _fetch(
         conn,
         "SELECT CorrelationId FROM ApiManagementGatewayLogs "
-        "WHERE CorrelationId LIKE ? ESCAPE '\\' LIMIT 2",
-        (escaped + "%",),
+        "WHERE CorrelationId LIKE ? ESCAPE '\\' OR CorrelationId LIKE ? ESCAPE '\\' "
+        "LIMIT 2",
+        (escaped + "%", "%" + escaped),
     )
     if len(matches) > 1:
         raise StoreError(
-            f"more than one request's correlation id starts with {given!r}"
+            f"more than one request's correlation id starts or ends with {given!r}"
         )
     return str(matches[0][0]) if matches else given
 
@@ -180,7 +186,7 @@ def _line(row: sqlite3.Row) -> str:
     error = row["ErrorKind"] if row["IsRequestSuccess"] == 0 else None
     fields = (
         _or_dash(row["TimeGenerated"]),
-        f"{_or_dash(row['CorrelationId'])[:8]:<8}",
+        f"{_or_dash(row['CorrelationId'])[-8:]:<8}",
         f"{status:>3}",
         f"{_or_dash(row['ApimSubscriptionId']):<16}",
         f"{_or_dash(row['Deployment']):<20}",

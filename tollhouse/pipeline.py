@@ -62,6 +62,7 @@ _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 # Azure accepts stream_options from this api-version on.
 _STREAM_OPTIONS_SINCE = "2024-08-01"
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+_JWT = re.compile(r"[\w-]+\.[\w-]+\.[\w-]*", re.ASCII)
 # Sent with the subscription key's own 401s (not with a policy's).
 _KEY_CHALLENGE = ("WWW-Authenticate", 'AzureApiManagementKey realm="gateway"')
 
@@ -466,7 +467,8 @@ def _presented_keys(
             found.append((f"header:{header.lower()}", value.strip()))
     for value in request.headers.getall("Authorization", []):
         bearer = _BEARER.match(value)
-        if bearer is not None:
+        # A JWT is the caller's identity for the policies, never a key.
+        if bearer is not None and not _JWT.fullmatch(bearer.group(1)):
             found.append(("header:authorization", bearer.group(1)))
     for value in request.query.getall(query, []):
         if value:

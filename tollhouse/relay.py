@@ -225,9 +225,14 @@ def _without_secrets(
     return scrubbed.encode(), kept
 
 
-def _note_backend_error(exchange: Exchange, status: int, body: bytes) -> None:
+def error_text(body: bytes) -> str:
+    """An error response's body as the log keeps it: text, its start only."""
     text = body[: _ERROR_BODY_CHARS * 4].decode("utf-8", errors="replace")
-    exchange.error_body = text[:_ERROR_BODY_CHARS]
+    return text[:_ERROR_BODY_CHARS]
+
+
+def _note_backend_error(exchange: Exchange, status: int, body: bytes) -> None:
+    text = exchange.error_body = error_text(body)
     message = _error_message(body) if len(body) <= _ERROR_PARSE_BYTES else None
     exchange.error_message = (message or text)[:_ERROR_MESSAGE_CHARS]
     if status == 429:

@@ -42,25 +42,25 @@ def test_a_refused_caller_shows_the_failure_and_on_error(
     assert lines[0] == "API azure-openai, operation ChatCompletions_Create"
     steps = [line.split() for line in lines[1:8]]
     assert steps == [
-        ["inbound", "inbound/ip-filter[1]", "failed:", "CallerIpNotAllowed"],
-        ["on-error", "on-error/choose[1]/when[1]", "taken"],
+        ["inbound", "api:inbound/ip-filter[1]", "failed:", "CallerIpNotAllowed"],
+        ["on-error", "api:on-error/choose[1]/when[1]", "taken"],
         [
             "on-error",
-            "on-error/choose[1]/when[1]/return-response[1]/set-status[1]",
+            "api:on-error/choose[1]/when[1]/return-response[1]/set-status[1]",
             "next",
         ],
         [
             "on-error",
-            "on-error/choose[1]/when[1]/return-response[1]/set-header[1]",
+            "api:on-error/choose[1]/when[1]/return-response[1]/set-header[1]",
             "next",
         ],
         [
             "on-error",
-            "on-error/choose[1]/when[1]/return-response[1]/set-body[1]",
+            "api:on-error/choose[1]/when[1]/return-response[1]/set-body[1]",
             "next",
         ],
-        ["on-error", "on-error/choose[1]/when[1]/return-response[1]", "return"],
-        ["on-error", "on-error/choose[1]", "return"],
+        ["on-error", "api:on-error/choose[1]/when[1]/return-response[1]", "return"],
+        ["on-error", "api:on-error/choose[1]", "return"],
     ]
     assert (
         "error: ip-filter: CallerIpNotAllowed: Caller IP address 192.0.2.7"

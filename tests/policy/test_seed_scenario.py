@@ -113,6 +113,9 @@ def test_a_caller_outside_gets_the_first_matching_when(
         assert row["LastErrorReason"] == "CallerIpNotAllowed"
         assert row["LastErrorSection"] == "inbound"
         assert row["LastErrorScope"] == "api"
+        # The log has the body the client got, not APIM's default replaced.
+        assert row["ResponseBody"] == response.text
+        assert row["ResponseSize"] == len(response.content)
         assert backend.seen == []
 
 

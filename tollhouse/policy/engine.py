@@ -89,6 +89,7 @@ class TraceStep:
     """One entry of the request's policy trace."""
 
     section: str
+    scope: str  # of the document the policy is in
     policy_id: str
     outcome: str
 
@@ -189,7 +190,10 @@ class PolicyRun:
         return flow is Flow.RETURN or self.returned is not None
 
     def note(self, element: Element, outcome: str) -> None:
-        self.trace.append(TraceStep(self.section.value, element.policy_id, outcome))
+        step = TraceStep(
+            self.section.value, element.scope.value, element.policy_id, outcome
+        )
+        self.trace.append(step)
 
     # Values ----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from ..errors import BackendStatusFailure, GatewayError
 from ..exchange import Exchange
 from ..relay import (
     WholeResponse,
+    error_text,
     is_stream,
     read_whole,
     relay_stream,
@@ -135,9 +136,12 @@ class PolicyStage:
         if not run.document.section(Section.ON_ERROR) and not keeps_response:
             return None
         response = None if keeps_response else as_response(describe(error))
-        if await run.run_on_error(error, response):
-            return self.returned(exchange, run)
-        return whole_response(exchange, _whole(run.context.response, run))
+        answered = await run.run_on_error(error, response)
+        final = (run.returned or Response()) if answered else run.context.response
+        whole = _whole(final, run)
+        # The log keeps the error body the client got, not the one replaced.
+        exchange.error_body = error_text(whole.body)
+        return whole_response(exchange, whole)
 
     async def preflight(
         self, exchange: Exchange, run: PolicyRun
