@@ -102,16 +102,29 @@ def test_dot_segments_and_encoded_separators_are_refused(
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "reason"),
     [
-        ("POST", "/openai/deployments/forbidden/chat/completions/"),
-        ("GET", "/openai/deployments/forbidden/chat/completions"),
-        ("DELETE", "/openai/deployments/forbidden/files"),
-        ("POST", "/openai/deployments/forbidden/extensions/chat/completions"),
+        (
+            "POST",
+            "/openai/deployments/forbidden/chat/completions/",
+            "DeploymentNotFound",
+        ),
+        # Chat completions is a POST: a GET matches no operation at all.
+        ("GET", "/openai/deployments/forbidden/chat/completions", "OperationNotFound"),
+        ("DELETE", "/openai/deployments/forbidden/files", "DeploymentNotFound"),
+        (
+            "POST",
+            "/openai/deployments/forbidden/extensions/chat/completions",
+            "DeploymentNotFound",
+        ),
     ],
 )
 def test_every_path_under_a_deployment_is_allowlisted(
-    allowlisted: RunningGateway, backend: ScriptedBackend, method: str, path: str
+    allowlisted: RunningGateway,
+    backend: ScriptedBackend,
+    method: str,
+    path: str,
+    reason: str,
 ) -> None:
     response = requests.request(
         method,
@@ -120,7 +133,7 @@ def test_every_path_under_a_deployment_is_allowlisted(
         json=BODY,
     )
     assert response.status_code == 404
-    assert allowlisted.gateway_row()["LastErrorReason"] == "DeploymentNotFound"
+    assert allowlisted.gateway_row()["LastErrorReason"] == reason
     assert backend.seen == []
 
 

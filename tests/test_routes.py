@@ -345,3 +345,26 @@ def test_refused_request_logs_its_declared_size(gateway: RunningGateway) -> None
     assert (
         gateway.gateway_row(response.headers["x-correlation-id"])["RequestSize"] == 16
     )
+
+
+@pytest.mark.parametrize("method", ["GET", "OPTIONS", "PUT", "DELETE"])
+def test_a_template_operation_answers_only_its_method(
+    tmp_path: Path, backend: ScriptedBackend, method: str
+) -> None:
+    with RunningGateway(scripted_config(tmp_path, backend.url)) as gateway:
+        response = requests.request(
+            method,
+            gateway.url + "/openai/deployments/gpt-4o/chat/completions"
+            "?api-version=2024-10-21",
+            headers={"api-key": gateway.key},
+        )
+        row = gateway.gateway_row()
+    assert (response.status_code, response.json()) == (
+        404,
+        {
+            "statusCode": 404,
+            "message": "Unable to match incoming request to an operation.",
+        },
+    )
+    assert (row["LastErrorReason"], row["OperationId"]) == ("OperationNotFound", None)
+    assert backend.seen == []

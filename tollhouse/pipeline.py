@@ -51,7 +51,7 @@ from .policy.gateway import PolicyStage
 from .policy.registry import is_plain_forward
 from .records import build_record
 from .relay import WholeResponse, relay_response
-from .routing import Route
+from .routing import PASSTHROUGH, Route
 from .runtime import Runtime
 from .transport import BackendRequest
 
@@ -143,6 +143,11 @@ class Pipeline:
                 answer = await self._preflight(request, exchange)
                 if answer is not None:
                     return answer
+            if route.operation is not PASSTHROUGH and request.method != "POST":
+                # The template's operations are POSTs: another method matches
+                # no operation, as in APIM.
+                exchange.route = None
+                raise NotFound("Unable to match incoming request to an operation.")
             self._authorize(request, exchange, route)
 
             # The body, checked as far as the operation needs it.
