@@ -50,6 +50,9 @@ INVALID_KEY = (
     "valid key for an active subscription."
 )
 KEY_CHALLENGE = 'AzureApiManagementKey realm="gateway"'
+NO_OPERATION = "Unable to match incoming request to an operation."
+# A pass-through path: its operation takes any method.
+MODELS = "/openai/models?api-version=2024-10-21"
 EMBEDDINGS = "/openai/deployments/gpt-4o/embeddings?api-version=2024-10-21"
 
 
@@ -307,11 +310,11 @@ CASES = [
         Call(method="OPTIONS", headers=PREFLIGHT, body=None, key=None),
         a=(),
         expect=Expect(
-            status=401,
-            headers={**NO_CORS, "WWW-Authenticate": KEY_CHALLENGE},
-            body=apim_error(401, MISSING_KEY),
+            status=404,
+            headers={**NO_CORS, "WWW-Authenticate": None},
+            body=apim_error(404, NO_OPERATION),
             a=(),
-            log={"LastErrorReason": "SubscriptionKeyNotFound"},
+            log={"LastErrorReason": "OperationNotFound"},
         ),
     ),
     # A cors policy at operation scope answers too; at product scope it cannot,
@@ -329,9 +332,9 @@ CASES = [
         Call(method="OPTIONS", headers=PREFLIGHT, body=None, key=None),
         a=(),
         expect=Expect(
-            status=401,
+            status=404,
             headers=NO_CORS,
-            body=apim_error(401, MISSING_KEY),
+            body=apim_error(404, NO_OPERATION),
             a=(),
         ),
     ),
@@ -365,7 +368,12 @@ CASES = [
     Case(
         "cors-get-from-unknown-origin-ends",
         Setup(api=sample("cors-preflight.xml")),
-        Call(method="GET", headers={"Origin": "https://evil.example"}, body=None),
+        Call(
+            method="GET",
+            path=MODELS,
+            headers={"Origin": "https://evil.example"},
+            body=None,
+        ),
         a=(),
         expect=Expect(headers=NO_CORS, body=b"", a=()),
     ),

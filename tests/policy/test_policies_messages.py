@@ -359,7 +359,6 @@ CASES = [
     Case(
         "variables-timing-sample",
         Setup(api=sample("variables-across-sections.xml")),
-        Call(method="PUT"),
         expect=Expect(headers={"x-elapsed-ms": re.compile(r"\d+")}),
     ),
     # trace writes to the request's trace only: nothing changes.
