@@ -760,7 +760,13 @@ def test_is_expression(text: str, expected: bool) -> None:
             12,
             "cannot implicitly convert type 'double' to 'int'",
         ),
-        ("@{ break; return 1; }", 1, 4, "no enclosing loop out of which to 'break'"),
+        (
+            "@{ break; return 1; }",
+            1,
+            4,
+            "no enclosing loop or switch out of which to 'break'",
+        ),
+        ("@{ continue; return 1; }", 1, 4, "no enclosing loop out of which to"),
         (
             "@{ foreach (var c in \"ab\") { c = 'x'; } return 1; }",
             1,
@@ -775,10 +781,27 @@ def test_is_expression(text: str, expected: bool) -> None:
             " used as a statement",
         ),
         (
-            "@{ switch (1) { } return 1; }",
+            "@(await Task.Delay(100))",
+            1,
+            3,
+            "'await' is not supported: policy expressions run synchronously, with "
+            "no async, await or Task; call the method without 'await', and to pause "
+            "between attempts use the 'retry' policy's 'interval'",
+        ),
+        ("@{ await Task.Delay(100); return 1; }", 1, 4, "'await' is not supported"),
+        (
+            "@{ Task.Delay(100).Wait(); return 1; }",
             1,
             4,
-            "'switch' statements are not supported; use if/else",
+            "'Task' is not available: policy expressions run synchronously, with no "
+            "async, await or Task; to pause between attempts use the 'retry' "
+            "policy's 'interval' instead of Task.Delay",
+        ),
+        (
+            "@(new[] { 1 }.Where(async x => x > 0).Count())",
+            1,
+            21,
+            "'async' is not supported: policy expressions run synchronously",
         ),
         (
             "@{ try { } catch { } return 1; }",

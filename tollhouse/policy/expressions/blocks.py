@@ -16,9 +16,9 @@ from .compiler import Code, Compiled, Scope
 from .conversions import cast, default_value
 from .lexer import Source
 from .lib_collections import iterate
-from .members import Members
 from .operators import require_bool
 from .runtime import Evaluation
+from .switches import Switches, Test
 from .types import CsType
 
 Exec = Callable[[Evaluation], int]
@@ -26,17 +26,17 @@ Exec = Callable[[Evaluation], int]
 NORMAL, BREAK, CONTINUE, RETURN = 0, 1, 2, 3
 
 
-class Compiler(Members):
+class Compiler(Switches):
     """Compiles a whole expression or statement block."""
 
     def compile(self, tree: s.Expr | s.Block) -> Code:
         if not isinstance(tree, s.Block):
             return self.expr(tree).code
+        body = self.statement(tree)
         if not always_returns(tree):
             raise self.error(
                 "not all code paths return a value: end the block with 'return'", tree
             )
-        body = self.statement(tree)
 
         def run(ev: Evaluation) -> object:
             body(ev)
@@ -59,15 +59,7 @@ class Compiler(Members):
             body = [self.statement(stmt) for stmt in node.statements]
         finally:
             self.scope = outer
-
-        def run(ev: Evaluation) -> int:
-            for stmt in body:
-                status = stmt(ev)
-                if status:
-                    return status
-            return NORMAL
-
-        return run
+        return _sequence(body)
 
     def _local_decl(self, node: s.LocalDecl) -> Exec:
         declared = self.resolve_type(node.type) if node.type is not None else None
@@ -222,9 +214,71 @@ class Compiler(Members):
 
         return run
 
+    def _switch(self, node: s.Switch) -> Exec:
+        subject = self.expr(node.subject)
+        defaults = [
+            label
+            for section in node.sections
+            for label in section.labels
+            if label.pattern is None
+        ]
+        if len(defaults) > 1:
+            raise self.error("a switch can have only one 'default' label", defaults[1])
+        outer = self.scope
+        self.scope = Scope(outer)
+        self.switches += 1
+        try:
+            sections = [self._section(sec, subject.type) for sec in node.sections]
+        finally:
+            self.switches -= 1
+            self.scope = outer
+        arms = [(test, i) for i, (tests, _) in enumerate(sections) for test in tests]
+        default = next(
+            (
+                i
+                for i, section in enumerate(node.sections)
+                if any(label.pattern is None for label in section.labels)
+            ),
+            None,
+        )
+        bodies = [body for _, body in sections]
+        scode = subject.code
+
+        def run(ev: Evaluation) -> int:
+            ev.tick()
+            value = scode(ev)
+            chosen = next((i for test, i in arms if test(ev, value)), default)
+            if chosen is None:
+                return NORMAL
+            status = bodies[chosen](ev)
+            return NORMAL if status == BREAK else status
+
+        return run
+
+    def _section(
+        self, node: s.SwitchSection, subject: CsType | None
+    ) -> tuple[list[Test], Exec]:
+        """A section's label tests (default has none) and its statements."""
+        tests = [
+            self.guarded(self.compile_pattern(label.pattern, subject), label.guard)
+            for label in node.labels
+            if label.pattern is not None
+        ]
+        if not _leaves(s.Block(node.offset, node.statements)):
+            raise self.error(
+                "control cannot fall through from one case label to another: "
+                "end the section with 'break;' or 'return …;'",
+                node,
+            )
+        return tests, _sequence([self.statement(stmt) for stmt in node.statements])
+
     def _jump(self, node: s.Jump) -> Exec:
-        if not self.loops:
-            raise self.error(f"no enclosing loop out of which to '{node.kind}'", node)
+        if node.kind == "break" and not (self.loops or self.switches):
+            raise self.error(
+                "no enclosing loop or switch out of which to 'break'", node
+            )
+        if node.kind == "continue" and not self.loops:
+            raise self.error("no enclosing loop out of which to 'continue'", node)
         status = BREAK if node.kind == "break" else CONTINUE
         return lambda ev: status
 
@@ -242,8 +296,22 @@ _STATEMENTS = {
     s.For: "_for",
     s.While: "_while",
     s.Jump: "_jump",
+    s.Switch: "_switch",
     s.Empty: "_empty",
 }
+
+
+def _sequence(body: list[Exec]) -> Exec:
+    """Statements run in order until one ends abruptly."""
+
+    def run(ev: Evaluation) -> int:
+        for stmt in body:
+            status = stmt(ev)
+            if status:
+                return status
+        return NORMAL
+
+    return run
 
 
 def always_returns(node: s.Stmt) -> bool:
@@ -263,7 +331,28 @@ def always_returns(node: s.Stmt) -> bool:
         )
     if isinstance(node, s.For):
         return node.condition is None and not _breaks(node.body)
+    if isinstance(node, s.Switch):
+        sections = [s.Block(sec.offset, sec.statements) for sec in node.sections]
+        has_default = any(
+            label.pattern is None for sec in node.sections for label in sec.labels
+        )
+        return has_default and all(
+            always_returns(body) and not _breaks(body) for body in sections
+        )
     return False
+
+
+def _leaves(node: s.Stmt) -> bool:
+    """Whether control cannot reach the end of ``node``: it returns or jumps."""
+    if isinstance(node, s.Jump):
+        return True
+    if isinstance(node, s.Block):
+        return any(_leaves(stmt) for stmt in node.statements)
+    if isinstance(node, s.If):
+        if node.otherwise is None or not _leaves(node.otherwise):
+            return False
+        return all(_leaves(then) for _, then in node.branches)
+    return always_returns(node)
 
 
 def _breaks(node: s.Stmt) -> bool:

@@ -92,6 +92,7 @@ class CompilerBase:
         self.bindings: list[tuple[int, CsType | None]] = []
         self.depth = 0
         self.loops = 0
+        self.switches = 0
 
     def error(self, message: str, node: s.Node | int) -> PolicyDocumentError:
         offset = node if isinstance(node, int) else node.offset
@@ -231,7 +232,7 @@ class Expressions(CompilerBase):
         return self.increment(node.operand, node.op, prefix=False)
 
     def increment(self, target: s.Expr, op: str, *, prefix: bool) -> Compiled:
-        local = self._assignable_local(target)
+        local = self.assignable_local(target)
         slot = local.slot
         kind = local.type.numeric if local.type else None
         step = operators.binary("+" if op == "++" else "-", kind, "int")
@@ -467,7 +468,7 @@ class Expressions(CompilerBase):
     def _assign(self, node: s.Assign) -> Compiled:
         if isinstance(node.target, s.Index):
             return self.assign_index(node)
-        local = self._assignable_local(node.target)
+        local = self.assignable_local(node.target)
         value = self._assigned_value(node, local)
         slot, code = local.slot, value.code
 
@@ -496,7 +497,7 @@ class Expressions(CompilerBase):
         combined = self._apply(node.op[:-1], current, value, node)
         return self.converted(combined, local.type, node, explicit=True)
 
-    def _assignable_local(self, target: s.Expr) -> Local:
+    def assignable_local(self, target: s.Expr) -> Local:
         if isinstance(target, s.Name):
             local = self.scope.find(target.name)
             if local is not None:

@@ -79,6 +79,11 @@ def call(
     type_arg: CsType | None,
 ) -> object:
     """Call a method found at run time, checking what the compiler could not."""
+    if method.out is not None:
+        fail(
+            f"'{name}' takes an 'out' argument, which needs a receiver whose type "
+            "is known when the policy loads: cast the receiver"
+        )
     if not method.accepts(len(args)):
         fail(f"'{name}' does not take {len(args)} arguments")
     if not method.lambdas and any(isinstance(a, Lambda) for a in args):

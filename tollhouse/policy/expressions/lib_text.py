@@ -16,6 +16,7 @@ from . import runtime
 from .formatting import format_composite, to_text
 from .lib_collections import SEQUENCE_METHODS, iterate
 from .lib_common import int_of, method, prop, text_of, with_common
+from .lib_jwt import STRING_METHODS as JWT_METHODS
 from .runtime import (
     OUT_OF_RANGE,
     Evaluation,
@@ -500,7 +501,7 @@ ENCODING = CsType(
     },
 )
 
-for _name, _member in SEQUENCE_METHODS.items():
+for _name, _member in {**JWT_METHODS, **SEQUENCE_METHODS}.items():
     STRING.methods.setdefault(_name, _member)
 
 TYPES = [STRING, COMPARISON, SPLIT_OPTIONS, ENCODING]

@@ -23,6 +23,7 @@ from . import (
     lib_collections,
     lib_context,
     lib_json,
+    lib_jwt,
     lib_regex,
     lib_text,
     lib_time,
@@ -113,7 +114,6 @@ FORBIDDEN_NAMES = {
             "GC",
             "Marshal",
             "Thread",
-            "Task",
             "HttpClient",
             "WebClient",
             "XDocument",
@@ -124,6 +124,11 @@ FORBIDDEN_NAMES = {
             "System.AppDomain",
         )
     },
+    "Task": (
+        "'Task' is not available: policy expressions run synchronously, with "
+        "no async, await or Task; to pause between attempts use the 'retry' "
+        "policy's 'interval' instead of Task.Delay"
+    ),
 }
 
 
@@ -190,6 +195,8 @@ class Library:
             model.Deployment: named["IDeployment"],
             model.LastError: named["ILastError"],
             model.PolicyContext: named["IProxyRequestContext"],
+            lib_jwt.Jwt: named["Jwt"],
+            lib_jwt.Claims: named["JwtClaims"],
             AnonymousObject: ANONYMOUS,
         }
 
@@ -296,6 +303,7 @@ def _build() -> Library:
         *lib_collections.TYPES,
         *lib_regex.TYPES,
         *lib_json.TYPES,
+        *lib_jwt.TYPES,
         *lib_context.TYPES,
     ]
     aliases = {**lib_values.ALIASES, **lib_text.ALIASES, **lib_collections.ALIASES}

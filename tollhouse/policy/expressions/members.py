@@ -210,6 +210,19 @@ class Members(Expressions):
         element = (
             receiver.type.element if receiver is not None and receiver.type else None
         )
+        out: s.OutVariable | None = None
+        if method.out is not None and arguments:
+            last = arguments[-1].value
+            if isinstance(last, s.OutVariable) and arguments[-1].name is None:
+                out, arguments = last, arguments[:-1]
+        for argument in arguments:
+            if isinstance(argument.value, s.OutVariable):
+                raise self.error(f"'{name}' takes no 'out' argument here", argument)
+        if method.out is not None and out is None:
+            raise self.error(
+                f"'{name}' needs a last 'out' argument: '{name}(out var result)'",
+                node,
+            )
         args = self._arguments(method, name, arguments, element, node)
         if not method.accepts(len(args)):
             raise self.error(f"'{name}' does not take {len(args)} arguments", node)
@@ -219,9 +232,53 @@ class Members(Expressions):
         receiver_type = receiver.type if receiver else None
         returns = self.library.spec(method.returns, receiver_type, type_arg)
         call = _Call(method, name, [a.code for a in args], type_arg, self.library)
+        code: Code
         if receiver is None or receiver_type is None:
-            return Compiled(call.static, returns)
-        return Compiled(call.on(receiver.code, receiver_type.test), returns)
+            code = call.static
+        else:
+            code = call.on(receiver.code, receiver_type.test)
+        if out is not None:
+            code = self._out_result(code, out, method, receiver_type, type_arg)
+        return Compiled(code, returns)
+
+    def _out_result(
+        self,
+        code: Code,
+        out: s.OutVariable,
+        method: Method,
+        receiver: CsType | None,
+        type_arg: CsType | None,
+    ) -> Code:
+        """A call returning (result, out value): store the value, give the result."""
+        produced = self.library.spec(method.out, receiver, type_arg)
+        if out.name == "_" and out.declared:
+            return lambda ev: _pair(code(ev))[0]
+        if not out.declared:
+            local = self.assignable_local(s.Name(out.offset, out.name))
+            slot = local.slot
+        else:
+            declared = self.resolve_type(out.type) if out.type is not None else None
+            slot = self.declare(out.name, declared or produced, out)
+
+        def run(ev: Evaluation) -> object:
+            result, value = _pair(code(ev))
+            ev.slots[slot] = value
+            return result
+
+        return run
+
+    def _dynamic_out(self, node: s.Call) -> None:
+        for argument in node.args:
+            if isinstance(argument.value, s.OutVariable):
+                raise self.error(
+                    "an 'out' argument needs a receiver whose type is known when "
+                    "the policy loads: cast it, as in "
+                    "'((string)value).TryParseJwt(out var jwt)'",
+                    argument,
+                )
+
+    def _outvariable(self, node: s.OutVariable) -> Compiled:
+        raise self.error("'out' is only supported in an argument", node)
 
     def _arguments(
         self,
@@ -274,6 +331,7 @@ class Members(Expressions):
     def _dynamic_call(
         self, receiver: Compiled, target: s.Member, node: s.Call
     ) -> Compiled:
+        self._dynamic_out(node)
         name, rcode, library = target.name, receiver.code, self.library
         type_arg = self.type_argument(target.type_args, target)
         codes = [self._argument(arg.value, True, None).code for arg in node.args]
@@ -525,6 +583,11 @@ class Members(Expressions):
             return values
 
         return Compiled(run, self.library.array_of(element))
+
+
+def _pair(value: object) -> tuple[object, object]:
+    assert isinstance(value, tuple)
+    return value[0], value[1]
 
 
 def _anonymous_test(names: tuple[str, ...]) -> Callable[[object], bool]:

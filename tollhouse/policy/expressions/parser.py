@@ -91,9 +91,20 @@ _REFUSED_KEYWORDS = {
     "delegate": "anonymous methods are not supported; use a lambda 'x => ...'",
     "stackalloc": "'stackalloc' is not supported in policy expressions",
     "ref": "'ref' is not supported in policy expressions",
-    "out": "'out' arguments are not supported in policy expressions",
+    "out": "'out' is only supported in an argument: 'TryParseJwt(out var jwt)'",
     "throw": "'throw' is not supported in policy expressions",
 }
+
+SYNCHRONOUS = "policy expressions run synchronously, with no async, await or Task"
+_NO_AWAIT = (
+    f"'await' is not supported: {SYNCHRONOUS}; call the method without 'await', "
+    "and to pause between attempts use the 'retry' policy's 'interval'"
+)
+_NO_ASYNC = f"'async' is not supported: {SYNCHRONOUS}; write a plain lambda 'x => …'"
+_TYPE_PATTERNS = (
+    "type patterns ('case string s:') are not supported; "
+    "test the type with 'if (value is string s)' instead"
+)
 
 
 class Parser:
@@ -200,7 +211,7 @@ class Parser:
         return left
 
     def binary(self, minimum: int) -> s.Expr:
-        left = self.unary()
+        left = self.switch_suffix(self.unary())
         while True:
             op = self._binary_op()
             if op is None or _BINARY[op] < minimum:
@@ -271,7 +282,7 @@ class Parser:
         if token.kind in _LITERALS or token.kind == "name":
             return True
         if token.kind == "keyword":
-            return token.text not in ("is", "as")
+            return token.text not in ("is", "as", "switch")
         keyword_type = target.dotted in PREDEFINED
         if token.text in ("(", "!", "~"):
             return True
@@ -289,6 +300,7 @@ class Parser:
             self.advance()
             return self._interpolated(token)
         if token.kind == "name":
+            self.refuse_asynchrony(token)
             self.advance()
             return s.Name(token.offset, token.text)
         if token.kind == "keyword":
@@ -298,6 +310,16 @@ class Parser:
             self.expect(")", "to close '('")
             return inner
         raise self.error(f"expected an expression but found {token.quoted()}")
+
+    def refuse_asynchrony(self, token: Token) -> None:
+        """Say why ``await x`` or ``async x => …`` cannot be used."""
+        following = self.peek()
+        if following.kind not in ("name", "keyword") and following.text != "(":
+            return
+        if token.text == "await":
+            raise self.error(_NO_AWAIT)
+        if token.text == "async":
+            raise self.error(_NO_ASYNC)
 
     def _keyword(self, token: Token) -> s.Expr:
         constants = {"true": True, "false": False, "null": None}
@@ -398,7 +420,7 @@ class Parser:
 
     def _argument(self) -> s.Argument:
         token = self.token
-        if token.kind == "keyword" and token.text in ("ref", "out", "in"):
+        if token.kind == "keyword" and token.text in ("ref", "in"):
             raise self.error(
                 f"'{token.text}' arguments are not supported in policy expressions"
             )
@@ -406,7 +428,22 @@ class Parser:
         if token.kind == "name" and self.at(":", 1):
             name = token.text
             self.pos += 2
+        if self.at("out"):
+            return s.Argument(token.offset, self._out_variable(), name)
         return s.Argument(token.offset, self.expression(), name)
+
+    def _out_variable(self) -> s.OutVariable:
+        offset = self.advance().offset
+        token = self.token
+        if token.kind == "name" and self.peek().kind != "name":
+            self.advance()
+            return s.OutVariable(offset, token.text, declared=token.text == "_")
+        declared: s.TypeName | None = None
+        if token.kind == "name" and token.text == "var":
+            self.advance()
+        else:
+            declared = self.type_name()
+        return s.OutVariable(offset, self.name("a variable name").text, declared)
 
     def _index_args(self) -> list[s.Expr]:
         self.expect("[")
@@ -438,6 +475,87 @@ class Parser:
                 f"unexpected {inner.token.quoted()} in interpolation hole"
             )
         return expr
+
+    # switch expressions and patterns
+
+    def switch_suffix(self, subject: s.Expr) -> s.Expr:
+        """``subject switch { pattern => value, … }``, if a switch follows."""
+        while self.at("switch") and self.at("{", 1):
+            start = self.advance()
+            self.advance()
+            arms: list[s.SwitchArm] = []
+            while not self.accept("}"):
+                arms.append(self._switch_arm())
+                if not self.accept(","):
+                    self.expect("}", "to close the switch expression")
+                    break
+            if not arms:
+                raise self.error("a switch expression needs at least one arm", start)
+            subject = s.SwitchExpression(start.offset, subject, arms)
+        return subject
+
+    def _switch_arm(self) -> s.SwitchArm:
+        offset = self.token.offset
+        pattern = self.pattern()
+        guard = self.guard()
+        self.expect("=>", "after the pattern of a switch arm")
+        return s.SwitchArm(offset, pattern, guard, self.expression())
+
+    def guard(self) -> s.Expr | None:
+        """The ``when condition`` after a pattern, if any."""
+        if not self._at_word("when"):
+            return None
+        self.advance()
+        return self.conditional()
+
+    def pattern(self) -> s.Pattern:
+        """A constant, ``_``, ``> 5``, or those joined with ``not``, ``and``, ``or``."""
+        self.nest()
+        try:
+            left = self._and_pattern()
+            while self._at_word("or"):
+                offset = self.advance().offset
+                left = s.CombinedPattern(offset, "or", left, self._and_pattern())
+            return left
+        finally:
+            self.depth -= 1
+
+    def _and_pattern(self) -> s.Pattern:
+        left = self._simple_pattern()
+        while self._at_word("and"):
+            offset = self.advance().offset
+            left = s.CombinedPattern(offset, "and", left, self._simple_pattern())
+        return left
+
+    def _simple_pattern(self) -> s.Pattern:
+        token = self.token
+        if self._at_word("not"):
+            self.advance()
+            self.nest()
+            inner = self._simple_pattern()
+            self.depth -= 1
+            return s.NotPattern(token.offset, inner)
+        if self._at_word("_"):
+            self.advance()
+            return s.DiscardPattern(token.offset)
+        if token.kind == "op" and token.text in ("<", "<=", ">", ">="):
+            self.advance()
+            return s.RelationalPattern(token.offset, token.text, self.binary(8))
+        if self.accept("("):
+            inner = self.pattern()
+            self.expect(")", "to close '('")
+            return inner
+        following = self.peek()
+        if (
+            token.kind in ("name", "keyword")
+            and following.kind == "name"
+            and following.text not in ("when", "and", "or")
+        ):
+            raise self.error(_TYPE_PATTERNS)
+        return s.ConstantPattern(token.offset, self.binary(8))
+
+    def _at_word(self, word: str) -> bool:
+        return self.token.kind == "name" and self.token.text == word
 
     # Lambdas
 

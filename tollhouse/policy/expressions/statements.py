@@ -11,7 +11,6 @@ from .lexer import Source, tokenize
 from .parser import Parser
 
 _REFUSED = {
-    "switch": "'switch' statements are not supported; use if/else",
     "try": "'try' statements are not supported; a failing expression goes to on-error",
     "throw": "'throw' is not supported in policy expressions",
     "goto": "'goto' is not supported in policy expressions",
@@ -77,8 +76,10 @@ class StatementParser(Parser):
                 return handler(self)
             if token.text in _REFUSED:
                 raise self.error(_REFUSED[token.text])
-        if token.kind == "name" and token.text in ("yield", "await"):
-            raise self.error(f"'{token.text}' is not supported in policy expressions")
+        if token.kind == "name" and token.text == "yield":
+            raise self.error("'yield' is not supported in policy expressions")
+        if token.kind == "name":
+            self.refuse_asynchrony(token)
         declaration = self._declaration()
         if declaration is not None:
             self.expect(";", "after the declaration")
@@ -205,6 +206,44 @@ class StatementParser(Parser):
         self.expect(";", "after 'do … while (…)'")
         return s.While(offset, condition, body, do=True)
 
+    def _switch(self) -> s.Stmt:
+        offset = self.advance().offset
+        subject = self._condition()
+        self.expect("{", "to open the 'switch' block")
+        sections: list[s.SwitchSection] = []
+        while not self.accept("}"):
+            sections.append(self._switch_section())
+        return s.Switch(offset, subject, sections)
+
+    def _switch_section(self) -> s.SwitchSection:
+        offset = self.token.offset
+        labels: list[s.CaseLabel] = []
+        while self.at("case") or self.at("default"):
+            labels.append(self._case_label())
+        if not labels:
+            raise self.error(
+                f"expected 'case' or 'default' but found {self.token.quoted()}"
+            )
+        statements: list[s.Stmt] = []
+        while not any(self.at(word) for word in ("case", "default", "}")):
+            if self.token.kind == "end":
+                raise self.error(
+                    "expected '}' to close the 'switch' block but found end of "
+                    "expression"
+                )
+            statements.append(self.statement())
+        return s.SwitchSection(offset, labels, statements)
+
+    def _case_label(self) -> s.CaseLabel:
+        token = self.advance()
+        if token.text == "default":
+            self.expect(":", "after 'default'")
+            return s.CaseLabel(token.offset, None)
+        pattern = self.pattern()
+        guard = self.guard()
+        self.expect(":", "after the case label")
+        return s.CaseLabel(token.offset, pattern, guard)
+
     def _jump(self) -> s.Stmt:
         token = self.advance()
         self.expect(";", f"after '{token.text}'")
@@ -220,4 +259,5 @@ _KEYWORDS = {
     "do": StatementParser._do,
     "break": StatementParser._jump,
     "continue": StatementParser._jump,
+    "switch": StatementParser._switch,
 }

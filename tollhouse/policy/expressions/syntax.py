@@ -75,6 +75,15 @@ class Argument(Node):
 
 
 @dataclass(slots=True)
+class OutVariable(Node):
+    """``out var x``, ``out T x``, ``out x`` (an existing local) or ``out _``."""
+
+    name: str
+    type: TypeName | None = None  # None: ``var``, or an existing local
+    declared: bool = True
+
+
+@dataclass(slots=True)
 class Call(Node):
     target: Expr  # Member or Name
     args: list[Argument]
@@ -174,6 +183,57 @@ class NewArray(Node):
     items: list[Expr]
 
 
+# Patterns, in switch expressions and case labels
+
+
+@dataclass(slots=True)
+class ConstantPattern(Node):
+    value: Expr
+
+
+@dataclass(slots=True)
+class RelationalPattern(Node):
+    op: str  # < <= > >=
+    value: Expr
+
+
+@dataclass(slots=True)
+class DiscardPattern(Node):
+    """``_`` in a switch expression."""
+
+
+@dataclass(slots=True)
+class NotPattern(Node):
+    pattern: Pattern
+
+
+@dataclass(slots=True)
+class CombinedPattern(Node):
+    op: str  # and, or
+    left: Pattern
+    right: Pattern
+
+
+Pattern = (
+    ConstantPattern | RelationalPattern | DiscardPattern | NotPattern | CombinedPattern
+)
+
+
+@dataclass(slots=True)
+class SwitchArm(Node):
+    pattern: Pattern
+    guard: Expr | None
+    value: Expr
+
+
+@dataclass(slots=True)
+class SwitchExpression(Node):
+    """``subject switch { pattern => value, … }``."""
+
+    subject: Expr
+    arms: list[SwitchArm]
+
+
 Expr = (
     Literal
     | Interpolated
@@ -195,6 +255,8 @@ Expr = (
     | New
     | NewAnonymous
     | NewArray
+    | OutVariable
+    | SwitchExpression
 )
 
 
@@ -265,8 +327,40 @@ class Jump(Node):
 
 
 @dataclass(slots=True)
+class CaseLabel(Node):
+    """``case pattern when guard:``, or ``default:`` when ``pattern`` is None."""
+
+    pattern: Pattern | None
+    guard: Expr | None = None
+
+
+@dataclass(slots=True)
+class SwitchSection(Node):
+    labels: list[CaseLabel]
+    statements: list[Stmt]
+
+
+@dataclass(slots=True)
+class Switch(Node):
+    subject: Expr
+    sections: list[SwitchSection]
+
+
+@dataclass(slots=True)
 class Empty(Node):
     pass
 
 
-Stmt = Block | LocalDecl | ExprStmt | If | Return | Foreach | For | While | Jump | Empty
+Stmt = (
+    Block
+    | LocalDecl
+    | ExprStmt
+    | If
+    | Return
+    | Foreach
+    | For
+    | While
+    | Jump
+    | Switch
+    | Empty
+)

@@ -45,7 +45,9 @@ class Method:
     arguments.  ``params`` names the parameters (for named arguments) and
     ``required`` how many must be given; ``variadic`` accepts any number
     after them, as C#'s ``params object[]``.  ``lambdas`` lets arguments
-    be lambdas (LINQ).
+    be lambdas (LINQ).  ``out`` is the type of a last ``out`` parameter
+    (``TryParseJwt(out var jwt)``), not counted in ``params``: ``call`` then
+    returns the pair (result, value for the out variable).
     """
 
     call: Callable[..., object]
@@ -57,6 +59,7 @@ class Method:
     budget: bool = False
     variadic: bool = False
     check: Callable[[CsType | None, list[object]], None] | None = None
+    out: TypeSpec = None
 
     @property
     def min_args(self) -> int:
