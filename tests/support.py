@@ -8,6 +8,7 @@ as `tollhouse serve` runs it, including the draining shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import json
@@ -67,7 +68,11 @@ class RunningGateway:
 
     def __init__(self, config: GatewayConfig, **gateway_kwargs: Any) -> None:
         listener = dataclasses.replace(config.listener, host="127.0.0.1", port=0)
-        self.config = dataclasses.replace(config, listener=listener)
+        # The management API too (when enabled) on a free loopback port.
+        management = dataclasses.replace(config.management, host="127.0.0.1", port=0)
+        self.config = dataclasses.replace(
+            config, listener=listener, management=management
+        )
         self.output = io.StringIO()
         self.gateway = Gateway(self.config, out=self.output, **gateway_kwargs)
         self._thread = LoopThread()
@@ -105,6 +110,23 @@ class RunningGateway:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def management_url(self) -> str:
+        management = self.gateway.management
+        assert management is not None, "the management API is not enabled"
+        return f"http://127.0.0.1:{management.port}"
+
+    @property
+    def admin_key(self) -> str:
+        """The management API's admin key."""
+        from tollhouse.management.keys import AdminKeys
+        from tollhouse.subscriptions import KeySecrets
+
+        with contextlib.closing(sqlite3.connect(self.db_path)) as conn:
+            return AdminKeys(
+                conn, KeySecrets.load_or_create(Path(self.config.data_dir))
+            ).key()
 
     @property
     def key(self) -> str:

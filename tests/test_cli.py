@@ -62,6 +62,8 @@ def start_serve(data_dir: Path, *extra: str) -> Served:
             "0",
             "--data-dir",
             str(data_dir),
+            "--management-port",
+            "0",
             *extra,
         ],
         stderr=subprocess.PIPE,

@@ -157,6 +157,8 @@ def indexes(conn: sqlite3.Connection, table: str) -> dict[str, tuple[bool, list[
 def test_migration_versions_are_pinned() -> None:
     assert [(m.version, m.name) for m in MIGRATIONS] == [
         (1, "log tables and settings tables"),
+        (2, "token usage indexes on the LLM log"),
+        (3, "parse_json function"),
     ]
 
 
@@ -164,15 +166,20 @@ def test_connect_applies_and_records_migrations(conn: sqlite3.Connection) -> Non
     rows = conn.execute("SELECT version, name, applied_at FROM schema_migrations")
     applied = [tuple(row) for row in rows]
 
-    assert [(v, n) for v, n, _ in applied] == [(1, "log tables and settings tables")]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", applied[0][2])
+    assert [(v, n) for v, n, _ in applied] == [
+        (1, "log tables and settings tables"),
+        (2, "token usage indexes on the LLM log"),
+        (3, "parse_json function"),
+    ]
+    for _, _, applied_at in applied:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", applied_at)
     assert migrate(conn) == []
 
 
 def test_migrate_returns_the_versions_it_applied(tmp_path: Path) -> None:
     raw = sqlite3.connect(tmp_path / "raw.db")
     try:
-        assert migrate(raw) == [1]
+        assert migrate(raw) == [1, 2, 3]
         assert migrate(raw) == []
     finally:
         raw.close()
@@ -195,7 +202,28 @@ def test_llm_log_table_is_pinned(conn: sqlite3.Connection) -> None:
     assert columns(conn, "ApiManagementGatewayLlmLog") == LLM_SCHEMA
     assert tuple(name for name, _, _ in LLM_SCHEMA) == LLM_LOG_COLUMNS
     assert indexes(conn, "ApiManagementGatewayLlmLog") == {
-        "ix_llm_log_time": (False, ["TimeGenerated"]),
+        "ix_llm_log_time_usage": (
+            False,
+            [
+                "TimeGenerated",
+                "SequenceNumber",
+                "PromptTokens",
+                "CompletionTokens",
+                "TotalTokens",
+            ],
+        ),
+        # Led by substr(TimeGenerated, 1, 13), an expression: no name.
+        "ix_llm_log_hour_usage": (
+            False,
+            [
+                None,
+                "TimeGenerated",
+                "SequenceNumber",
+                "PromptTokens",
+                "CompletionTokens",
+                "TotalTokens",
+            ],
+        ),
         "sqlite_autoindex_ApiManagementGatewayLlmLog_1": (
             True,
             ["CorrelationId", "SequenceNumber"],
@@ -297,7 +325,7 @@ def test_two_connections_migrate_once(tmp_path: Path) -> None:
         first.close()
         second.close()
 
-    assert [row[0] for row in versions] == [1]
+    assert [row[0] for row in versions] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(

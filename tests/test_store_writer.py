@@ -20,6 +20,7 @@ from tollhouse.store import (
     utc_timestamp,
 )
 from tollhouse.store.spool import Spool
+from tollhouse.store.sqlite import STATISTICS_INTERVAL
 
 KOREAN = "안녕하세요, 게이트웨이 로그입니다. 한국어는 한국어로 남아야 합니다 🙂"
 
@@ -619,3 +620,28 @@ def test_the_prompt_never_reaches_the_process_log(
 
 def _line(record: LogRecord) -> bytes:
     return orjson.dumps({"gateway": record.gateway, "llm": record.llm})
+
+
+def test_the_sink_keeps_the_query_planners_statistics(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def statistics() -> dict[str, str]:
+        conn = sqlite3.connect(db)
+        try:
+            return dict(conn.execute("SELECT idx, stat FROM sqlite_stat1"))
+        finally:
+            conn.close()
+
+    sink = SqliteSink(db)
+    sink.write_batch([make_record(n) for n in range(20)])
+    first = statistics()
+    sink.write_batch([make_record(n) for n in range(20, 50)])  # not due yet
+    second = statistics()
+    later = time.monotonic() + STATISTICS_INTERVAL
+    monkeypatch.setattr("tollhouse.store.sqlite.time.monotonic", lambda: later)
+    sink.write_batch([make_record(n) for n in range(50, 60)])
+    sink.close()
+
+    assert first["ix_gateway_logs_time"] == "20 1"
+    assert second == first
+    assert statistics()["ix_gateway_logs_time"] == "60 1"

@@ -22,7 +22,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from aiohttp import web
 
@@ -42,6 +42,7 @@ from .credentials import (
 )
 from .errors import TollhouseError
 from .listener import Server, malformed_row
+from .management.keys import AdminKeys
 from .pipeline import Pipeline, key_header
 from .policy.engine import Services
 from .policy.registry import PolicyRegistry
@@ -49,9 +50,12 @@ from .policy.reload import PolicyWatcher
 from .routing import Router
 from .runtime import Runtime, RuntimeBackend
 from .store.sqlite import SqliteSink, connect
-from .store.writer import LogRecord, LogWriter
+from .store.writer import LogRecord, LogSink, LogWriter
 from .subscriptions import MASTER_ID, KeyIndex, KeySecrets, SubscriptionStore
 from .transport import AiohttpTransport, Transport
+
+if TYPE_CHECKING:
+    from .management.api import ManagementApi
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,7 @@ class Gateway:
         self.policy_watcher: PolicyWatcher | None = None
         self.server: Server | None = None
         self.pipeline: Pipeline | None = None
+        self.management: ManagementApi | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -116,13 +121,14 @@ class Gateway:
         self._subscriptions = SubscriptionStore(self._settings, key_secrets)
         if self._subscriptions.ensure_master():
             self._announce_master_key()
+        admin_keys = AdminKeys(self._settings, key_secrets)
+        if config.management.enabled and admin_keys.ensure():
+            self._announce_admin_key(admin_keys.key())
         keys = KeyIndex(key_secrets)
         self._reload_keys(keys)
 
         # The log writer, the backends and the runtime that ties them together.
-        writer = LogWriter(
-            SqliteSink(config.database_path), spool_path=self.data_dir / "spool.jsonl"
-        )
+        writer = LogWriter(self._log_sink(), spool_path=self.data_dir / "spool.jsonl")
         writer.start()
         backends = await self._backends(auths)
         transport = self._transport or AiohttpTransport(
@@ -159,6 +165,10 @@ class Gateway:
         self.server = Server(
             self.pipeline.handle, access_log=None, on_malformed=self._log_malformed
         )
+        if config.management.enabled:
+            from .management.api import ManagementApi
+
+            self.management = ManagementApi(config, admin_keys)
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
         if policies.configured or config.policy_fragments_dir:
             self.policy_watcher = PolicyWatcher(
@@ -176,6 +186,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Drain logs and close everything `start` opened."""
+        if self.management is not None:
+            await self.management.stop()
         for task in (self._refresher, self._watching):
             if task is not None:
                 task.cancel()
@@ -199,12 +211,19 @@ class Gateway:
 
     # Start-up steps -------------------------------------------------------
 
+    def _log_sink(self) -> LogSink:
+        """Where the log writer stores records: the store's ``kind``."""
+        store = self.config.store
+        if store.kind == "postgres" and store.dsn:
+            from .store.postgres import PostgresSink
+
+            return PostgresSink(store.dsn)
+        return SqliteSink(self.config.database_path)
+
     def _announce_master_key(self) -> None:
         assert self._subscriptions is not None
         key = self._subscriptions.key(MASTER_ID)
-        command = _own_command()
-        if self.config.data_dir != ".tollhouse":
-            command += f" --data-dir {self.config.data_dir}"
+        command = self._own_command("keys show master")
         print(
             "Created the built-in all-access subscription (id: master).\n"
             f"Its primary key, shown this once: {key}\n"
@@ -212,6 +231,21 @@ class Gateway:
             file=self._out,
             flush=True,
         )
+
+    def _announce_admin_key(self, key: str) -> None:
+        print(
+            "Created the management API's admin key.\n"
+            f"The admin key, shown this once: {key}\n"
+            f"Show it again with: {self._own_command('admin-key')}",
+            file=self._out,
+            flush=True,
+        )
+
+    def _own_command(self, arguments: str) -> str:
+        command = f"{_own_command()} {arguments}"
+        if self.config.data_dir != ".tollhouse":
+            command += f" --data-dir {self.config.data_dir}"
+        return command
 
     def _reload_keys(self, keys: KeyIndex) -> None:
         assert self._subscriptions is not None
@@ -282,13 +316,13 @@ class Gateway:
 
 
 def _own_command() -> str:
-    """How the operator can run `tollhouse keys show master` from here."""
+    """How the operator can run `tollhouse` from here."""
     if shutil.which("tollhouse"):
-        return "tollhouse keys show master"
+        return "tollhouse"
     script = Path(sys.argv[0])
     if script.name == "tollhouse" and script.exists():
-        return f"{script.resolve()} keys show master"
-    return f"{sys.executable} -m tollhouse keys show master"
+        return str(script.resolve())
+    return f"{sys.executable} -m tollhouse"
 
 
 # Serving ------------------------------------------------------------------
@@ -309,11 +343,21 @@ async def serve(
     second signal ends the requests in flight at once.
     """
     listener = gateway.config.listener
+    management = gateway.config.management
     sock = _bind(listener.host, listener.port)
+    try:
+        management_sock = (
+            _bind(management.host, management.port) if management.enabled else None
+        )
+    except BaseException:
+        sock.close()
+        raise
     try:
         await gateway.start()
     except BaseException:
         sock.close()
+        if management_sock is not None:
+            management_sock.close()
         raise
     assert gateway.server is not None
     runner = web.ServerRunner(gateway.server, handle_signals=False, shutdown_timeout=1)
@@ -321,6 +365,8 @@ async def serve(
     await web.SockSite(runner, sock, backlog=1024).start()
     port = int(sock.getsockname()[1])
     logger.info("Tollhouse listening on http://%s:%d", listener.host, port)
+    if gateway.management is not None and management_sock is not None:
+        await gateway.management.start(management_sock)
     if ready is not None:
         ready(port)
 
@@ -383,6 +429,8 @@ async def _shut_down(
     gateway.runtime.lifecycle.stopping = True
     for site in list(runner.sites):
         await site.stop()
+    if gateway.management is not None:
+        await gateway.management.stop()
     logger.info(
         "shutting down: stopped listening; waiting up to %.0f s for requests in "
         "flight, then draining logs%s",

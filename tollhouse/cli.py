@@ -2,7 +2,9 @@
 
     tollhouse serve [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR]
     tollhouse keys list|create|show|regenerate|suspend|activate|cancel ...
+    tollhouse admin-key [--regenerate]
     tollhouse logs tail|show ...
+    tollhouse query [--format table|json|csv] [--file FILE] QUERY
     tollhouse mock-backend [--host HOST] [--port PORT] ...
     tollhouse policy check [--config FILE] [--named-value NAME=VALUE] FILE...
     tollhouse policy trace [--config FILE] [--method M] [--header H] ... URL
@@ -20,15 +22,12 @@ import os
 import sys
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import __version__
-from .config import GatewayConfig, embedded_default, load_config
+from .config import GatewayConfig, ManagementConfig, embedded_default, load_config
 from .errors import ConfigError, TollhouseError
-
-if TYPE_CHECKING:
-    from .policy.loader import PolicyLoader
-    from .policy.xml import NamedValues
+from .policy.commands import add_policy
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(commands)
     _add_keys(commands)
+    _add_admin_key(commands)
     _add_logs(commands)
+    _add_query(commands)
     _add_mock(commands)
-    _add_policy(commands)
+    add_policy(commands)
     return parser
 
 
@@ -102,6 +103,19 @@ def _add_serve(commands: Any) -> None:
     _common_store_options(serve)
     serve.add_argument("--host", help="Listen address (default 127.0.0.1).")
     serve.add_argument("--port", type=int, help="Listen port (default 8080).")
+    management = serve.add_mutually_exclusive_group()
+    management.add_argument(
+        "--management-port",
+        type=int,
+        metavar="PORT",
+        help="Run the management API on this port (0: any free one), even if "
+        "the configuration leaves it off (default 8081, on loopback).",
+    )
+    management.add_argument(
+        "--no-management",
+        action="store_true",
+        help="Do not run the management API.",
+    )
     serve.add_argument(
         "--access-log",
         action="store_true",
@@ -126,7 +140,25 @@ def load_gateway_config(args: argparse.Namespace) -> GatewayConfig:
         raise ConfigError(
             "must be between 0 and 65535", source="command line", path="--port"
         )
-    return dataclasses.replace(config, listener=listener)
+    return dataclasses.replace(
+        config, listener=listener, management=_management(config, args)
+    )
+
+
+def _management(config: GatewayConfig, args: argparse.Namespace) -> ManagementConfig:
+    management = config.management
+    if getattr(args, "no_management", False):
+        return dataclasses.replace(management, enabled=False)
+    port = getattr(args, "management_port", None)
+    if port is None:
+        return management
+    if not 0 <= port <= 65535:
+        raise ConfigError(
+            "must be between 0 and 65535",
+            source="command line",
+            path="--management-port",
+        )
+    return dataclasses.replace(management, enabled=True, port=port)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -197,8 +229,15 @@ def _add_keys(commands: Any) -> None:
 
 
 def _subscription_store(args: argparse.Namespace) -> Any:
+    from .subscriptions import SubscriptionStore
+
+    return SubscriptionStore(*_settings_store(args))
+
+
+def _settings_store(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The settings connection and key secrets of an existing data directory."""
     from .store.sqlite import connect
-    from .subscriptions import KeySecrets, SubscriptionStore
+    from .subscriptions import KeySecrets
 
     config = load_gateway_config(args)
     data_dir = Path(config.data_dir)
@@ -209,8 +248,7 @@ def _subscription_store(args: argparse.Namespace) -> Any:
             "or point at its data with --data-dir or --config"
         )
     conn = connect(config.database_path)
-    store = SubscriptionStore(conn, KeySecrets.load_or_create(data_dir))
-    return store
+    return conn, KeySecrets.load_or_create(data_dir)
 
 
 def _check_scope_target(args: argparse.Namespace, scope: str) -> None:
@@ -274,6 +312,39 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         )
 
 
+# admin-key ----------------------------------------------------------------
+
+
+def _add_admin_key(commands: Any) -> None:
+    admin = commands.add_parser(
+        "admin-key",
+        help="Print the management API's admin key.",
+        description="Print the admin key of the management API, alone on a line "
+        "(creating it if the data directory has none yet). Clients send it as "
+        "'Authorization: Bearer KEY' or in the api-key header.",
+    )
+    _common_store_options(admin)
+    admin.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="Replace the key and print the new one; the old one is refused at "
+        "once, also by a running gateway.",
+    )
+    admin.set_defaults(run=_admin_key)
+
+
+def _admin_key(args: argparse.Namespace) -> int:
+    from .management.keys import AdminKeys
+
+    keys = AdminKeys(*_settings_store(args))
+    if args.regenerate:
+        print(keys.regenerate())
+        return 0
+    keys.ensure()
+    print(keys.key())
+    return 0
+
+
 # logs ---------------------------------------------------------------------
 
 
@@ -328,240 +399,138 @@ def _logs_show(args: argparse.Namespace) -> int:
     return 0
 
 
-# policy -------------------------------------------------------------------
+# query --------------------------------------------------------------------
 
-_NAMED_VALUES_HELP = """\
-Named values: with --config or --named-value, every {{name}} must be defined;
-it is substituted before the value is checked, and a secret's value is never
-printed (its {{name}} is shown instead).  Without either option, {{name}}
-references are left as written and the values holding them are not checked.
+_QUERY_HELP = """\
+QUERY is KQL over ApiManagementGatewayLogs and ApiManagementGatewayLlmLog
+(also ApiManagementGatewayLlmLogs); - reads it from standard input.  It runs
+on the store of the configuration: the SQLite file in the data directory, or
+PostgreSQL when store.kind is postgres.
 
-Each error is printed on a line of its own as FILE:LINE:COLUMN: message.  The
-exit status is 0 when every file is valid, 1 otherwise.
+Formats: table aligns the columns (dynamic values as compact JSON, cells over
+80 characters cut); json prints one object {"columns": [{"name", "type"},
+...], "rows": [[...], ...]}, with "render": {"kind", "properties"} when the
+query ends in render and "truncated": true when the row cap cut the result;
+csv prints a header row, then one record per row, dynamic values as JSON.
+
+Limits come from the configuration's query section: rows beyond
+query.max_rows are cut, with a notice on standard error; a query that runs
+longer than query.timeout_seconds is stopped.
+
+Exit status: 0 on success; 2 when the query is wrong (the message, with its
+line, column and a caret under the spot, goes to standard error), when it
+hits the time limit, or when no query is given; 1 when the store cannot be
+read.
 """
 
 
-def _add_policy(commands: Any) -> None:
-    policy = commands.add_parser("policy", help="Work with APIM policy documents.")
-    actions = policy.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    check = actions.add_parser(
-        "check",
-        help="Check policy documents and fragments.",
-        description="Check APIM policy documents (<policies>) and policy\n"
-        "fragments (<fragment>) the way the gateway loads them; report every error.",
-        epilog=_NAMED_VALUES_HELP,
+def _add_query(commands: Any) -> None:
+    query = commands.add_parser(
+        "query",
+        help="Run a KQL query over the gateway log.",
+        description="Run a KQL query over the gateway log and the LLM log, and "
+        "print the result.",
+        epilog=_QUERY_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("files", nargs="+", metavar="FILE", help="Files to check.")
-    check.add_argument(
-        "--config",
-        metavar="FILE",
-        help="Gateway configuration whose named values, backends and policy "
-        "fragments directory are used.",
+    _common_store_options(query)
+    query.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="Output format (default table).",
     )
-    check.add_argument(
-        "--named-value",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="A named value (repeatable; overrides the configuration's).",
+    query.add_argument(
+        "--file", metavar="FILE", help="Read the query from FILE (- for stdin)."
     )
-    check.add_argument(
-        "--fragments",
-        metavar="DIR",
-        help="Directory of policy fragments, NAME.xml for fragment-id NAME "
-        "(overrides the configuration's).",
+    query.add_argument(
+        "query",
+        nargs="?",
+        metavar="QUERY",
+        help="The KQL text, or - to read it from standard input.",
     )
-    check.set_defaults(run=_policy_check)
-    _add_policy_trace(actions)
+    query.set_defaults(run=_query)
 
 
-def _policy_check(args: argparse.Namespace) -> int:
-    loader = _policy_loader(args)
-    failed = 0
-    for name in args.files:
-        errors: Sequence[ConfigError]
-        try:
-            errors = loader.check(name)
-        except ConfigError as exc:  # the file cannot be read
-            errors = [exc]
-        for error in errors:
-            print(error)
-        if errors:
-            failed += 1
-        else:
-            print(f"{name}: ok")
-    if failed:
-        print(
-            f"tollhouse: {failed} of {len(args.files)} policy files have errors",
-            file=sys.stderr,
-        )
-    return 1 if failed else 0
-
-
-def _policy_loader(args: argparse.Namespace) -> PolicyLoader:
-    from .policy.loader import PolicyLoader, fragments_in, named_values_from_config
-
-    named: NamedValues | None = None
-    backends: set[str] | None = None
-    fragments: Mapping[str, Path] = {}
-    if args.config:
-        config = load_config(args.config)
-        named = named_values_from_config(config, os.environ)
-        backends = set(config.backends)
-        if config.policy_fragments_dir:
-            here = Path(args.config).parent
-            fragments = fragments_in(here / config.policy_fragments_dir)
-    if args.named_value:
-        named = _add_named_values(named, args.named_value)
-    if args.fragments:
-        if not Path(args.fragments).is_dir():
-            raise ConfigError(
-                f"{args.fragments!r} is not a directory",
-                source="command line",
-                path="--fragments",
-            )
-        fragments = fragments_in(args.fragments)
-    return PolicyLoader(named_values=named, fragments=fragments, backends=backends)
-
-
-def _add_named_values(named: NamedValues | None, items: list[str]) -> NamedValues:
-    from .policy.xml import NamedValues
-
-    base = named or NamedValues()
-    values = dict(base.values)
-    for item in items:
-        name, equals, value = item.partition("=")
-        if not equals or not name:
-            raise ConfigError(
-                f"expected NAME=VALUE, got {item!r}",
-                source="command line",
-                path="--named-value",
-            )
-        values[name] = value
-    return NamedValues(values, base.secrets)
-
-
-_TRACE_HELP = """\
-The backend is not called unless --call-backend is given: forward-request
-answers with --backend-status and --backend-body (by default 200 and a small
-chat completion).  Nothing is written to the log.  Only the policies run:
-the gateway's own checks (subscription key, deployment, request body) do
-not, and context.Subscription is null unless --subscription names one.
-
-Each line of the trace is a policy that ran: its section, the scope of the
-document it is in and its path there (scope:path, such as
-api:inbound/ip-filter[1]), and its outcome (next, return, taken for a choose
-branch, failed: REASON).  The exit status is 0 whatever the response; it
-is 2 when the trace cannot run (a bad option or configuration).
-"""
-
-
-def _add_policy_trace(actions: Any) -> None:
-    trace = actions.add_parser(
-        "trace",
-        help="Run a sample request through an operation's policies.",
-        description="Run a sample request through the effective policy of the "
-        "operation its URL matches, and print each step and the response.",
-        epilog=_TRACE_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def _query(args: argparse.Namespace) -> int:
+    from .kql.errors import QueryError
+    from .kql.run import run_query
+    from .querying import (
+        format_csv,
+        format_json,
+        format_table,
+        query_engine,
+        query_limits,
+        truncation_notice,
     )
-    trace.add_argument(
-        "url",
-        metavar="URL",
-        help="Gateway URL or path, such as /openai/deployments/gpt-4o-deployment/"
-        "chat/completions?api-version=2024-10-21.",
-    )
-    trace.add_argument("--config", metavar="FILE", help="Gateway configuration.")
-    trace.add_argument("--method", default="POST", help="HTTP method (POST).")
-    trace.add_argument(
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="A request header (repeatable).",
-    )
-    body = trace.add_mutually_exclusive_group()
-    body.add_argument("--body", help="Request body text.")
-    body.add_argument("--body-file", metavar="FILE", help="Request body from a file.")
-    trace.add_argument(
-        "--caller-ip", default="127.0.0.1", help="The caller's address (127.0.0.1)."
-    )
-    trace.add_argument("--subscription", metavar="ID", help="Calling subscription.")
-    trace.add_argument("--product", metavar="ID", help="Its product, if any.")
-    trace.add_argument(
-        "--call-backend", action="store_true", help="Really call the backend."
-    )
-    trace.add_argument(
-        "--backend-status", type=int, default=200, help="Sample backend status."
-    )
-    trace.add_argument("--backend-body", help="Sample backend body (JSON text).")
-    trace.set_defaults(run=_policy_trace)
 
+    text = _query_text(args)
+    config = load_gateway_config(args)
+    engine = query_engine(config)
+    try:
+        result = run_query(engine, text, query_limits(config))
+    except QueryError as exc:
+        print(f"tollhouse: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.close()
 
-def _policy_trace(args: argparse.Namespace) -> int:
-    from .policy.tracing import SAMPLE_BODY, SampleBackend, SampleRequest, trace
-
-    config = load_config(args.config) if args.config else embedded_default()
-    sample = SampleRequest(
-        method=args.method.upper(),
-        url=_absolute(args.url, config),
-        headers=[_header(text) for text in args.header],
-        body=_trace_body(args),
-        caller_ip=args.caller_ip,
-        subscription=args.subscription,
-        product=args.product,
-    )
-    backend = SampleBackend(
-        call=args.call_backend,
-        status=args.backend_status,
-        body=args.backend_body.encode() if args.backend_body else SAMPLE_BODY,
-    )
-    result = asyncio.run(trace(config, sample, backend, os.environ))
-    _print_trace(result)
+    if args.format == "json":
+        output = format_json(result).decode() + "\n"
+    elif args.format == "csv":
+        output = format_csv(result)
+    else:
+        output = format_table(result)
+    _write_stdout(output)
+    if result.truncated:
+        print(f"tollhouse: note: {truncation_notice(result)}", file=sys.stderr)
     return 0
 
 
-def _absolute(url: str, config: GatewayConfig) -> str:
-    if "://" in url:
-        return url
-    listener = config.listener
-    return f"http://{listener.host}:{listener.port}/{url.lstrip('/')}"
-
-
-def _header(text: str) -> tuple[str, str]:
-    name, colon, value = text.partition(":")
-    if not colon or not name.strip():
+def _query_text(args: argparse.Namespace) -> str:
+    if args.query is not None and args.file is not None:
         raise ConfigError(
-            f"expected 'NAME: VALUE', got {text!r}",
+            "give the query as QUERY or with --file, not both",
             source="command line",
-            path="--header",
+            path="--file",
         )
-    return name.strip(), value.strip()
+    source = args.file if args.file is not None else args.query
+    if source is None:
+        raise ConfigError(
+            "no query given: pass QUERY, - for standard input, or --file FILE",
+            source="command line",
+            path="QUERY",
+        )
+    if source == "-":
+        text = sys.stdin.read()
+    elif args.file is None:
+        text = source
+    else:
+        text = _read_query_file(source)
+    if not text.strip():
+        raise ConfigError("the query is empty", source="command line", path="QUERY")
+    return text
 
 
-def _trace_body(args: argparse.Namespace) -> bytes:
-    if args.body_file:
-        return Path(args.body_file).read_bytes()
-    return args.body.encode() if args.body is not None else b""
+def _read_query_file(name: str) -> str:
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TollhouseError(
+            f"cannot read the query from {name}: {exc.strerror or exc}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise TollhouseError(f"cannot read the query from {name}: {exc}") from exc
 
 
-def _print_trace(result: Any) -> None:
-    print(f"API {result.api or '-'}, operation {result.operation or '-'}")
-    for step in result.steps:
-        place = f"{step.scope}:{step.policy_id}"
-        print(f"  {step.section:<9} {place:<56} {step.outcome}")
-    for line in result.forwarded:
-        print(f"forwarded: {line}")
-    if result.error is not None:
-        print(f"error: {result.error}")
-    print(f"response: {result.status} {result.reason}".rstrip())
-    for name, value in result.headers:
-        print(f"{name}: {value}")
-    if result.body:
-        print()
-        print(result.body.decode("utf-8", "replace"))
+def _write_stdout(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`head`, a pager) has gone; say nothing more to it.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 # mock-backend -------------------------------------------------------------

@@ -65,12 +65,50 @@ class ListenerConfig:
 
 
 @dataclass(frozen=True)
+class ManagementConfig:
+    enabled: bool = setting(
+        False,
+        help="Run the management API (admin key required). The embedded default "
+        "turns it on.",
+    )
+    host: str = setting(
+        "127.0.0.1",
+        help="Address the management API listens on; anything but loopback "
+        "exposes it to the network.",
+    )
+    port: int = setting(8081, help="TCP port the management API listens on.")
+    max_request_bytes: int = setting(
+        2**20, help="Largest management request body accepted; larger ones get 413."
+    )
+
+
+@dataclass(frozen=True)
 class StoreConfig:
-    kind: Literal["sqlite"] = setting(
-        "sqlite", help="Where logs and settings live. Only `sqlite` for now."
+    kind: Literal["sqlite", "postgres"] = setting(
+        "sqlite",
+        help="Where the gateway log and the LLM log live: `sqlite` (the file "
+        "`path`) or `postgres` (the database `dsn`). Settings and subscriptions "
+        "stay in the SQLite file.",
     )
     path: str = setting(
         "tollhouse.db", help="SQLite file, relative to the data directory."
+    )
+    dsn: str | None = setting(
+        None,
+        help="PostgreSQL connection string for `kind: postgres`, e.g. "
+        "`host=db user=tollhouse dbname=tollhouse`; the tables go in the "
+        "schema first on its `search_path`.",
+    )
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    max_rows: int = setting(
+        10_000,
+        help="Most rows a KQL query returns; a query with more says it was truncated.",
+    )
+    timeout_seconds: float = setting(
+        10.0, help="Seconds a KQL query may run before it is stopped."
     )
 
 
@@ -272,7 +310,13 @@ class GatewayConfig:
     data_dir: str = setting(
         ".tollhouse", help="Directory for the database, secrets and spool."
     )
+    management: ManagementConfig = setting(
+        default_factory=ManagementConfig, help="The management API listener."
+    )
     store: StoreConfig = setting(default_factory=StoreConfig, help="The store.")
+    query: QueryConfig = setting(
+        default_factory=QueryConfig, help="Limits of KQL queries."
+    )
     named_values: dict[str, NamedValueConfig] = setting(
         default_factory=dict, help="Values referenced as `{{name}}`."
     )
@@ -311,6 +355,7 @@ def embedded_default(data_dir: str = ".tollhouse") -> GatewayConfig:
     return GatewayConfig(
         data_dir=data_dir,
         mock_backend=True,
+        management=ManagementConfig(enabled=True),
         backends={"mock": BackendConfig(url="mock:/openai")},
         apis={
             "azure-openai": ApiConfig(
@@ -475,6 +520,7 @@ def validate(config: GatewayConfig) -> None:
     """Check the references between sections; raise `ConfigError` on the first."""
     source = config.source
     _check_port(config.listener.port, source)
+    _check_port(config.management.port, source, "management.port")
     _check_trusted_proxies(config.listener.trusted_proxies, source)
     for name, api in config.apis.items():
         if api.backend not in config.backends:
@@ -492,6 +538,7 @@ def validate(config: GatewayConfig) -> None:
     _check_paths_unique(config)
     _check_openai_routes(config)
     _check_numbers(config)
+    _check_store(config.store, source)
     for name, backend in config.backends.items():
         _check_backend(config, name, backend)
     for name, product in config.products.items():
@@ -504,11 +551,9 @@ def validate(config: GatewayConfig) -> None:
                 )
 
 
-def _check_port(port: int, source: str) -> None:
+def _check_port(port: int, source: str, path: str = "listener.port") -> None:
     if not 0 <= port <= 65535:
-        raise ConfigError(
-            "must be between 0 and 65535", source=source, path="listener.port"
-        )
+        raise ConfigError("must be between 0 and 65535", source=source, path=path)
 
 
 def _check_trusted_proxies(values: tuple[str, ...], source: str) -> None:
@@ -519,6 +564,11 @@ def _check_trusted_proxies(values: tuple[str, ...], source: str) -> None:
             raise ConfigError(
                 str(exc), source=source, path=f"listener.trusted_proxies[{index}]"
             ) from None
+
+
+def _check_store(store: StoreConfig, source: str) -> None:
+    if store.kind == "postgres" and not store.dsn:
+        raise ConfigError("`kind: postgres` needs `dsn`", source=source, path="store")
 
 
 def _check_paths_unique(config: GatewayConfig) -> None:
@@ -552,6 +602,7 @@ def _check_openai_routes(config: GatewayConfig) -> None:
 def _check_numbers(config: GatewayConfig) -> None:
     checks: list[tuple[str, float]] = [
         ("listener.max_request_bytes", config.listener.max_request_bytes),
+        ("management.max_request_bytes", config.management.max_request_bytes),
         ("listener.shutdown_timeout", config.listener.shutdown_timeout + 1e-9),
     ]
     for name, backend in config.backends.items():
@@ -565,6 +616,8 @@ def _check_numbers(config: GatewayConfig) -> None:
     for name, api in config.apis.items():
         cap = api.diagnostics.max_message_bytes
         checks.append((f"apis.{name}.diagnostics.max_message_bytes", cap))
+    checks.append(("query.max_rows", config.query.max_rows))
+    checks.append(("query.timeout_seconds", config.query.timeout_seconds))
     for path, value in checks:
         if value <= 0:
             raise ConfigError("must be greater than 0", source=config.source, path=path)

@@ -5,6 +5,9 @@
     │   └── PolicyDocumentError     a policy document does not load (file:line:col)
     ├── ExpressionError             a policy expression failed while it ran
     ├── StoreError                  the log/settings store failed
+    ├── QueryError                  a KQL query is wrong (line, column, caret)
+    │   └── QueryLimitExceeded      a query ran past its row or time limit
+    ├── ManagementError             ends a management API call (status, code)
     └── GatewayError                ends a request with an APIM-shaped error body
         ├── BadRequest              400
         │   ├── MissingApiVersion
@@ -29,6 +32,8 @@ they are caught, and chained with ``from``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class TollhouseError(Exception):
@@ -79,6 +84,53 @@ class ExpressionError(TollhouseError):
 
 class StoreError(TollhouseError):
     """The store (SQLite, PostgreSQL) refused or failed an operation."""
+
+
+class QueryError(TollhouseError):
+    """A KQL query cannot be compiled or run.
+
+    ``line`` and ``column`` (1-based) point into ``source``, the query text;
+    ``expected`` lists what would have been accepted there.  ``str(error)``
+    is ``line L, column C: message`` followed by the query's line and a caret
+    under the column, ready to show to whoever typed the query.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int = 0,
+        column: int = 0,
+        expected: list[str] | None = None,
+        source: str = "",
+    ) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.expected = list(expected or [])
+        self.source = source
+        super().__init__(self.__str__())
+
+    @property
+    def caret(self) -> str:
+        """The query's line at fault and, below it, a caret under the column."""
+        lines = self.source.splitlines()
+        if not 1 <= self.line <= len(lines):
+            return ""
+        text = lines[self.line - 1]
+        pad = "".join("\t" if c == "\t" else " " for c in text[: self.column - 1])
+        return f"{text}\n{pad}^"
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.message
+        caret = self.caret
+        head = f"line {self.line}, column {self.column}: {self.message}"
+        return f"{head}\n{caret}" if caret else head
+
+
+class QueryLimitExceeded(QueryError):
+    """A query hit its row cap or time limit while it ran."""
 
 
 class GatewayError(TollhouseError):
@@ -215,3 +267,28 @@ class BackendStatusFailure(PolicyFailure):
     the backend's in ``context.Response``, and the client gets that one
     unless on-error changes it.
     """
+
+
+class ManagementError(TollhouseError):
+    """Ends a management API call with a JSON error body.
+
+    ``code`` is the body's ``error.code`` (``InvalidQuery``,
+    ``AdminKeyMissing``, ...); ``details`` are more fields of ``error``
+    (``line``, ``column``, ``expected``); ``headers`` go with the response.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers

@@ -2,8 +2,8 @@
 
 The embedded default is one SQLite file (`connect`, `DB_FILENAME`).  Log
 records reach it through a `LogWriter`, which batches them on its own thread
-and hands them to a `LogSink` (`SqliteSink` now; a PostgreSQL sink can sit
-behind the same writer later)::
+and hands them to a `LogSink` (`SqliteSink`, or `postgres.PostgresSink` for
+``store.kind: postgres``, in `tollhouse.store.postgres`)::
 
     writer = LogWriter(SqliteSink(data_dir / DB_FILENAME),
                        spool_path=data_dir / SPOOL_FILENAME)

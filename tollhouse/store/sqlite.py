@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +34,13 @@ DB_FILENAME = "tollhouse.db"
 """The database's file name in the data directory of the embedded default."""
 
 BUSY_TIMEOUT_MS = 5000
+
+STATISTICS_INTERVAL = 600.0
+"""Seconds between the sink's refreshes of the query planner's statistics."""
+
+# Rows ANALYZE samples per index: enough for the planner to tell a selective
+# index from a poor one, and quick on a table of any size.
+_ANALYSIS_LIMIT = 1000
 
 _DATA_ERRORS = (
     sqlite3.ProgrammingError,
@@ -98,12 +106,18 @@ class SqliteSink:
     If the database file is removed or replaced, the sink opens (and so
     re-creates) it.  Store failures raise `StoreError`; a record SQLite
     cannot bind raises the driver's error unchanged.
+
+    Every `STATISTICS_INTERVAL` seconds the sink refreshes the statistics
+    the query planner chooses indexes by (a sampled ``ANALYZE``): without
+    them a KQL join may scan the LLM log instead of looking rows up by
+    correlation id.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._file_id: tuple[int, int] | None = None
+        self._statistics_due = 0.0
 
     def write_batch(self, records: Sequence[LogRecord]) -> None:
         """Insert the records' gateway and LLM rows in one transaction."""
@@ -126,10 +140,25 @@ class SqliteSink:
             # The commit may have gone to a file that is gone: write it again.
             self._disconnect()
             raise StoreError(f"the database {self.path} was removed during a write")
+        self._refresh_statistics(conn)
 
     def close(self) -> None:
         """Close the connection, if open."""
         self._disconnect()
+
+    def _refresh_statistics(self, conn: sqlite3.Connection) -> None:
+        now = time.monotonic()
+        if now < self._statistics_due:
+            return
+        self._statistics_due = now + STATISTICS_INTERVAL
+        try:
+            conn.execute(f"PRAGMA analysis_limit = {_ANALYSIS_LIMIT}")
+            conn.execute("ANALYZE")
+            conn.commit()
+        except sqlite3.Error as exc:
+            logger.warning(
+                "refreshing the query statistics of %s failed: %s", self.path, exc
+            )
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and self._file_moved():

@@ -1,0 +1,175 @@
+"""The SQL functions SQLite lacks, in Python, registered per connection.
+
+Each one gives what the PostgreSQL side of `dialects` gives for the same
+input: Unicode case mapping, KQL's ``has``, regular expressions of the
+shared subset (`regex`), text-to-number conversions that yield NULL for text
+that is not a number, KQL rounding, and the nearest-rank percentile.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from ..store.schema import utc_timestamp
+from .dialects import DATETIME_TEXT, INT_TEXT, INTEGER_RANGES, LONG_TEXT, REAL_TEXT
+from .regex import python_regex
+from .syntax import parse_datetime
+
+_LONG = re.compile(LONG_TEXT)
+_INT = re.compile(INT_TEXT)
+_REAL = re.compile(REAL_TEXT)
+_DATETIME = re.compile(DATETIME_TEXT)
+_TERM_EDGE = r"(?:^|[\W_])"
+
+
+def kql_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
+def kql_upper(value: str | None) -> str | None:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _has(value: object, term: object, *, cs: bool) -> int | None:
+    if not isinstance(value, str) or not isinstance(term, str):
+        return None
+    if not cs:
+        value, term = value.lower(), term.lower()
+    pattern = f"{_TERM_EDGE}{re.escape(term)}(?:$|[\\W_])"
+    return int(re.search(pattern, value) is not None)
+
+
+def kql_has(value: object, term: object) -> int | None:
+    """KQL's ``has``: ``term`` is a whole term of ``value``, any case."""
+    return _has(value, term, cs=False)
+
+
+def kql_has_cs(value: object, term: object) -> int | None:
+    return _has(value, term, cs=True)
+
+
+def kql_regex(value: object, pattern: object) -> int | None:
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        return None
+    return int(python_regex(pattern).search(value) is not None)
+
+
+def kql_extract(pattern: object, group: object, value: object) -> str | None:
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        return None
+    match = python_regex(pattern).search(value)
+    if match is None or not isinstance(group, int):
+        return None
+    found = match.group(group)
+    return found if isinstance(found, str) else None
+
+
+def kql_split(value: object, delimiter: object) -> str | None:
+    if not isinstance(value, str) or not isinstance(delimiter, str):
+        return None
+    parts = value.split(delimiter) if delimiter else [value]
+    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+
+
+def kql_round(value: object, digits: object) -> float | None:
+    """Round half away from zero, as PostgreSQL rounds a double made numeric
+    (which keeps 15 significant digits)."""
+    if not isinstance(value, int | float) or not isinstance(digits, int):
+        return None
+    if not math.isfinite(value):
+        return None
+    try:
+        exact = Decimal(format(value, ".15g"))
+        rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return float(value)
+    return float(rounded)
+
+
+def kql_tolong(value: object) -> int | None:
+    return _to_int(value, _LONG, INTEGER_RANGES["long"])
+
+
+def kql_toint(value: object) -> int | None:
+    return _to_int(value, _INT, INTEGER_RANGES["int"])
+
+
+def _to_int(
+    value: object, pattern: re.Pattern[str], bounds: tuple[int, int]
+) -> int | None:
+    if isinstance(value, str) and pattern.match(value):
+        number = int(value)
+        return number if bounds[0] <= number <= bounds[1] else None
+    return None
+
+
+def kql_toreal(value: object) -> float | None:
+    if isinstance(value, str) and _REAL.match(value):
+        return float(value)
+    return None
+
+
+def kql_tobool(value: object) -> int | None:
+    if not isinstance(value, str):
+        return None
+    return {"true": 1, "false": 0}.get(value.lower())
+
+
+def kql_todatetime(value: object) -> str | None:
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        return None
+    parsed = parse_datetime(value)
+    return utc_timestamp(parsed) if parsed is not None else None
+
+
+class Percentile:
+    """Nearest rank: the value at rank ceil(p * n), as percentile_disc."""
+
+    def __init__(self) -> None:
+        self.values: list[object] = []
+        self.fraction = 0.0
+
+    def step(self, value: object, fraction: float) -> None:
+        self.fraction = fraction
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> object:
+        if not self.values:
+            return None
+        ordered = sorted(self.values, key=_sort_key)
+        rank = max(math.ceil(self.fraction * len(ordered)), 1)
+        return ordered[min(rank, len(ordered)) - 1]
+
+
+def _sort_key(value: object) -> tuple[int, object]:
+    return (0, value) if isinstance(value, int | float) else (1, str(value))
+
+
+_SCALARS: dict[str, tuple[Callable[..., str | int | float | None], int]] = {
+    "kql_lower": (kql_lower, 1),
+    "kql_upper": (kql_upper, 1),
+    "kql_has": (kql_has, 2),
+    "kql_has_cs": (kql_has_cs, 2),
+    "kql_regex": (kql_regex, 2),
+    "kql_extract": (kql_extract, 3),
+    "kql_split": (kql_split, 2),
+    "kql_round": (kql_round, 2),
+    "kql_tolong": (kql_tolong, 1),
+    "kql_toint": (kql_toint, 1),
+    "kql_toreal": (kql_toreal, 1),
+    "kql_tobool": (kql_tobool, 1),
+    "kql_todatetime": (kql_todatetime, 1),
+}
+
+
+def register_sqlite_functions(conn: sqlite3.Connection) -> None:
+    """Make the functions compiled queries call available on ``conn``."""
+    for name, (function, arity) in _SCALARS.items():
+        conn.create_function(name, arity, function, deterministic=True)
+    conn.create_aggregate("kql_percentile", 2, Percentile)  # type: ignore[arg-type]

@@ -1,0 +1,301 @@
+"""The management API: a listener of its own for operators, admin key required.
+
+    POST /query    {"query": "KQL text", "format": "json" | "csv" | "table"}
+
+Every request carries the admin key, as ``Authorization: Bearer KEY`` or in
+the ``api-key`` header.  ``/query`` answers with the JSON object
+``{"columns": [...], "rows": [...], "render": {...} | null, "truncated":
+bool}`` (or the same result as CSV or an aligned text table when ``format``
+asks for it, with ``X-Result-Truncated: true`` when the row cap cut it).
+
+Queries run in a small pool of threads, never on the event loop, so the
+listener stays responsive while a slow one runs.  Refusals and failures
+answer with an error body in APIM's shape plus an ``error`` object as
+OpenAI and Azure clients read it::
+
+    {"statusCode": 400, "message": "line 1, column 9: ...",
+     "error": {"code": "InvalidQuery", "message": "...", "line": 1,
+               "column": 9, "expected": ["..."]}}
+
+==========  ===============================  ==================================
+Status      ``error.code``                   When
+==========  ===============================  ==================================
+400         ``InvalidQuery``                 the query does not parse or names
+                                             an unknown table, column, function
+400         ``InvalidRequestBody``           not a JSON object with ``query``
+401         ``AdminKeyMissing``,             no admin key, or a wrong one
+            ``AdminKeyInvalid``
+404, 405    ``NotFound``,                    another path or method
+            ``MethodNotAllowed``
+413         ``RequestEntityTooLarge``        the body is larger than
+                                             ``management.max_request_bytes``
+500         ``InternalError``                anything unexpected (logged)
+503         ``StoreUnavailable``             the store could not be read
+504         ``QueryLimitExceeded``           the query ran past
+                                             ``query.timeout_seconds``
+==========  ===============================  ==================================
+
+A result cut at ``query.max_rows`` is not an error: it comes back with
+``"truncated": true``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+from aiohttp import web
+
+from ..config import GatewayConfig
+from ..errors import ManagementError, StoreError
+from ..kql.errors import QueryError, QueryLimitExceeded
+from ..kql.run import QueryEngine, QueryResult, run_query
+from ..querying import (
+    format_csv,
+    format_json,
+    format_table,
+    query_engine,
+    query_limits,
+)
+from .keys import AdminKeys
+
+logger = logging.getLogger(__name__)
+
+#: Queries that run at once; more wait for a free thread.
+QUERY_THREADS = 4
+
+_FORMATS = ("json", "csv", "table")
+_BODY_FIELDS = frozenset({"query", "format"})
+_CHALLENGE = ("WWW-Authenticate", 'Bearer realm="tollhouse-management"')
+_CONTENT_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "table": "text/plain; charset=utf-8",
+}
+_REFUSALS = {
+    "AdminKeyMissing": "Access denied due to missing admin key. Send it as "
+    "'Authorization: Bearer KEY' or in the api-key header.",
+    "AdminKeyInvalid": "Access denied due to invalid admin key. "
+    "`tollhouse admin-key` shows the current one.",
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(error: ManagementError) -> web.Response:
+    """The JSON error body: APIM's ``statusCode``/``message`` and ``error``."""
+    body = {
+        "statusCode": error.status,
+        "message": error.message,
+        "error": {"code": error.code, "message": error.message, **error.details},
+    }
+    return web.Response(
+        status=error.status,
+        body=orjson.dumps(body),
+        content_type="application/json",
+        headers=dict(error.headers),
+    )
+
+
+class ManagementApi:
+    """The management listener's application, its query pool and engine."""
+
+    def __init__(self, config: GatewayConfig, admin_keys: AdminKeys) -> None:
+        self.config = config
+        self._admin_keys = admin_keys
+        self._engine: QueryEngine = query_engine(config)
+        self._limits = query_limits(config)
+        self._pool = ThreadPoolExecutor(QUERY_THREADS, "tollhouse-query")
+        self.app = web.Application(
+            client_max_size=config.management.max_request_bytes,
+            middlewares=[self._errors, self._authorize],
+        )
+        self.app.router.add_post("/query", self._query)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self, sock: socket.socket) -> None:
+        """Serve on ``sock``, a bound listening socket."""
+        # A query in flight at shutdown gets a second to finish, as the
+        # gateway's own requests do once their grace period is over.
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        host = self.config.management.host
+        self.port = int(sock.getsockname()[1])
+        logger.info("management API listening on http://%s:%d", host, self.port)
+        if not _is_loopback(host):
+            logger.warning(
+                "the management API listens on %s, beyond loopback: anyone who "
+                "can reach it there may try the admin key",
+                host,
+            )
+
+    async def stop(self) -> None:
+        """Stop listening and end the requests in flight."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._engine.close()
+
+    # Middleware ------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ManagementError as error:
+            return error_response(error)
+        except web.HTTPException as exc:
+            return error_response(_from_http(exc))
+        except Exception:
+            logger.exception(
+                "management API: %s %s failed", request.method, request.path
+            )
+            return error_response(
+                ManagementError(500, "InternalError", "Internal server error")
+            )
+
+    @web.middleware
+    async def _authorize(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        presented = _presented_key(request)
+        if presented is None:
+            code = "AdminKeyMissing"
+        elif not self._admin_keys.verify(presented):
+            code = "AdminKeyInvalid"
+        else:
+            return await handler(request)
+        logger.info(
+            "management API refused a request from %s (%s)", request.remote, code
+        )
+        raise ManagementError(401, code, _REFUSALS[code], headers=(_CHALLENGE,))
+
+    # POST /query -----------------------------------------------------------
+
+    async def _query(self, request: web.Request) -> web.Response:
+        text, fmt = await self._read_query(request)
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            result = await loop.run_in_executor(
+                self._pool, run_query, self._engine, text, self._limits
+            )
+        except QueryLimitExceeded as exc:
+            raise ManagementError(504, "QueryLimitExceeded", exc.message) from exc
+        except QueryError as exc:
+            raise _invalid_query(exc) from exc
+        except StoreError as exc:
+            logger.warning("management API: the store failed a query: %s", exc)
+            raise ManagementError(503, "StoreUnavailable", str(exc)) from exc
+        logger.info(
+            "management API ran a query: %d rows in %.3f s",
+            len(result.rows),
+            time.perf_counter() - started,
+            extra={"rows": len(result.rows), "truncated": result.truncated},
+        )
+        return _result_response(result, fmt)
+
+    async def _read_query(self, request: web.Request) -> tuple[str, str]:
+        limit = self.config.management.max_request_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise _too_large(limit)
+        try:
+            body = orjson.loads(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large(limit) from None
+        except orjson.JSONDecodeError as exc:
+            raise _bad_body(f"The body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise _bad_body('The body must be a JSON object such as {"query": "..."}.')
+        unknown = sorted(set(body) - _BODY_FIELDS)
+        if unknown:
+            raise _bad_body(
+                f"Unknown field {unknown[0]!r}; the fields are 'query' and 'format'."
+            )
+        text = body.get("query")
+        if not isinstance(text, str) or not text.strip():
+            raise _bad_body("'query' must be a non-empty string of KQL.")
+        fmt = body.get("format", "json")
+        if fmt not in _FORMATS:
+            raise _bad_body("'format' must be 'json', 'csv' or 'table'.")
+        return text, fmt
+
+
+def _result_response(result: QueryResult, fmt: str) -> web.Response:
+    if fmt == "csv":
+        body = format_csv(result).encode()
+    elif fmt == "table":
+        body = format_table(result).encode()
+    else:
+        body = format_json(result, complete=True)
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": _CONTENT_TYPES[fmt],
+            "X-Result-Truncated": "true" if result.truncated else "false",
+        },
+    )
+
+
+def _invalid_query(error: QueryError) -> ManagementError:
+    details = {
+        "line": error.line,
+        "column": error.column,
+        "expected": list(error.expected),
+    }
+    return ManagementError(400, "InvalidQuery", str(error), details=details)
+
+
+def _bad_body(message: str) -> ManagementError:
+    return ManagementError(400, "InvalidRequestBody", message)
+
+
+def _too_large(limit: int) -> ManagementError:
+    return ManagementError(
+        413,
+        "RequestEntityTooLarge",
+        f"The request body is larger than this API accepts ({limit} bytes).",
+    )
+
+
+def _from_http(exc: web.HTTPException) -> ManagementError:
+    if exc.status == 405:
+        allowed = ", ".join(sorted(getattr(exc, "allowed_methods", ())))
+        return ManagementError(
+            405,
+            "MethodNotAllowed",
+            f"Method not allowed; this path takes {allowed}.",
+            headers=(("Allow", allowed),),
+        )
+    if exc.status == 404:
+        return ManagementError(404, "NotFound", "Resource not found")
+    return ManagementError(exc.status, exc.reason.replace(" ", ""), exc.reason)
+
+
+def _presented_key(request: web.BaseRequest) -> str | None:
+    key = request.headers.get("api-key")
+    if key is not None:
+        return key.strip()
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
