@@ -11,7 +11,8 @@ under test).  The semantics the cases hold the engine to:
 - strings have no null in KQL: a NULL string column reads as ``None`` but
   compares, concatenates and measures as ``""`` (``!=``, ``!in``, ``!has``,
   ``!contains`` keep it; ``strcat`` and ``strlen`` see ``""``; ``isempty``
-  is true; ``coalesce`` skips it as it skips ``""``);
+  is true; ``coalesce`` skips it as it skips ``""``; ``summarize ... by``,
+  ``distinct``, join keys, ``dcount`` and ``make_set`` take it as ``""``);
 - a null of another type: ``null == x`` is false and ``null != x`` is true
   for a non-null ``x``, ``<``/``>``/``between`` are false, aggregates skip
   it, ``asc`` sorts it first and ``desc`` last;

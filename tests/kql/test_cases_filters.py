@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -779,7 +780,105 @@ NEGATED_CASES = [
     ),
 ]
 
-CASES = [*FILTER_CASES, *NULL_CASES, *NEGATED_CASES, *TIME_CASES, *STRING_CASES]
+# Findings of the review: _cs with a column, in (dynamic), has_any, todatetime -----
+
+
+def _has(row: Any, column: str, term: str) -> bool:
+    """KQL's ``has``: ``term`` is a whole term of the column, any case."""
+    pattern = rf"(?:^|[\W_]){re.escape(term.lower())}(?:$|[\W_])"
+    return re.search(pattern, text_of(row, column).lower()) is not None
+
+
+REVIEW_CASES = [
+    case(
+        "contains-cs-with-a-column-is-case-sensitive",
+        where_ids("Method contains_cs tolower(Method)"),
+        "CorrelationId:string",
+        ids(lambda r: text_of(r, "Method") == text_of(r, "Method").lower()),
+        ordered=False,
+    ),
+    case(
+        "contains-cs-constants",
+        f"{GW} | where CorrelationId == 'c01'"
+        ' | project a = "POST" contains_cs "post", b = Method contains_cs "post",'
+        " c = Method contains tolower(Method), d = Method !contains_cs tolower(Method)",
+        "a:bool, b:bool, c:bool, d:bool",
+        [[False, False, True, True]],
+    ),
+    case(
+        "in-dynamic-array-expands",
+        where_ids("ResponseCode in (dynamic([200, 403]))"),
+        "CorrelationId:string",
+        ids(lambda r: r.get("ResponseCode") in (200, 403)),
+        ordered=False,
+    ),
+    case(
+        "not-in-dynamic-array-keeps-null",
+        where_ids("ResponseCode !in (dynamic([200, 403]), 429)"),
+        "CorrelationId:string",
+        ids(lambda r: r.get("ResponseCode") not in (200, 403, 429)),
+        ordered=False,
+    ),
+    case(
+        "in-tilde-dynamic-array",
+        where_ids('Method in~ (dynamic(["get"]))'),
+        "CorrelationId:string",
+        ids(lambda r: text_of(r, "Method") == "GET"),
+        ordered=False,
+    ),
+    case(
+        "has-any",
+        where_ids('Url has_any ("embeddings", "MODELS")'),
+        "CorrelationId:string",
+        ids(lambda r: _has(r, "Url", "embeddings") or _has(r, "Url", "models")),
+        ordered=False,
+    ),
+    case(
+        "has-any-dynamic-array",
+        where_ids('Url has_any (dynamic(["embeddings"]))'),
+        "CorrelationId:string",
+        ids(lambda r: _has(r, "Url", "embeddings")),
+        ordered=False,
+    ),
+    case(
+        "has-all",
+        f"{GW} | project CorrelationId,"
+        ' a = Url has_all ("chat", "completions"), b = Url has_all ("chat", "nope")'
+        " | where a or b",
+        "CorrelationId:string, a:bool, b:bool",
+        [
+            [r["CorrelationId"], True, False]
+            for r in G
+            if _has(r, "Url", "chat") and _has(r, "Url", "completions")
+        ],
+        ordered=False,
+    ),
+    case(
+        "keywords-are-not-split-from-names",
+        f"{GW} | extend hasx = 1, contains_x = 2, has_anyx = 3, inx = 4"
+        " | where hasx == 1 and contains_x == 2 and has_anyx == 3 and inx == 4"
+        " | count",
+        "Count:long",
+        [[len(G)]],
+    ),
+    case(
+        "todatetime-of-a-bad-constant-is-null",
+        f"{GW} | where CorrelationId == 'c01'"
+        ' | project a = todatetime("nope"), b = isnull(todatetime("nope")),'
+        ' c = todatetime("2026-03-01 13:05")',
+        "a:datetime, b:bool, c:datetime",
+        [[None, True, "2026-03-01T13:05:00.000000Z"]],
+    ),
+]
+
+CASES = [
+    *FILTER_CASES,
+    *NULL_CASES,
+    *NEGATED_CASES,
+    *TIME_CASES,
+    *STRING_CASES,
+    *REVIEW_CASES,
+]
 
 
 @pytest.mark.parametrize(("query", "expected"), CASES)

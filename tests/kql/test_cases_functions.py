@@ -576,7 +576,99 @@ REVIEW_CASES = [
     ),
 ]
 
-CASES = [*REVIEW_CASES, *CONVERSION_CASES, *SCALAR_CASES, *DYNAMIC_CASES]
+# mv-expand as KQL expands, make_list's limit, text of values, formats -------
+
+FINDING_CASES = [
+    case(
+        "mv-expand-null-object-and-empty",
+        f"{GW} | where CorrelationId in ('c01', 'c29', 'c30')"
+        " | mv-expand h = RequestHeaders | project CorrelationId, h",
+        "CorrelationId:string, h:dynamic",
+        [
+            ["c01", {"Content-Type": "application/json"}],
+            ["c01", {"User-Agent": "openai-python/1.54.0"}],
+            ["c29", None],
+        ],
+        ordered=False,
+    ),
+    case(
+        "mv-expand-scalar-and-empty-array",
+        f"{GW} | where CorrelationId == 'c01'"
+        " | mv-expand v = dynamic(5) | mv-expand e = dynamic([]) | count",
+        "Count:long",
+        [[0]],
+    ),
+    case(
+        "mv-expand-scalar-is-kept",
+        f"{GW} | where CorrelationId == 'c01' | mv-expand v = dynamic(5) | project v",
+        "v:dynamic",
+        [[5]],
+    ),
+    case(
+        "mv-expand-to-string-casts",
+        f"{GW} | where CorrelationId == 'c01'"
+        ' | mv-expand v = dynamic([{"a": 1}, 5, 1.5, "x", true, [1], null])'
+        " to typeof(string) | project v",
+        "v:string",
+        [[None], ["5"], ["1.5"], ["x"], ["true"], [None], [None]],
+        ordered=False,
+    ),
+    case(
+        "make-list-and-make-set-limits",
+        f"{GW} | summarize a = array_length(make_list(CorrelationId, 3)),"
+        " b = array_length(make_set(Method, 2)),"
+        " c = array_length(make_list(CorrelationId, 1000)),"
+        " d = array_length(make_set(ResponseCode, 1))",
+        "a:long, b:long, c:long, d:long",
+        [[3, 2, len(G), 1]],
+    ),
+    case(
+        "strcat-writes-values-as-tostring",
+        f"{GW} | where CorrelationId == 'c01'"
+        " | project a = strcat(1h, '|', -90m), b = strcat(TimeGenerated),"
+        " c = strcat(true, '|', IsRequestSuccess), d = strcat(TotalTime, '|', 1200.0,"
+        ' \'|\', 1e20, \'|\', 0.00001), e = strcat(dynamic({"bb": 1, "a": "x"})),'
+        " same = strcat(1h, TimeGenerated, true, TotalTime, RequestHeaders)"
+        " == strcat(tostring(1h), tostring(TimeGenerated), tostring(true),"
+        " tostring(TotalTime), tostring(RequestHeaders))",
+        "a:string, b:string, c:string, d:string, e:string, same:bool",
+        [
+            [
+                "01:00:00|-01:30:00",
+                "2026-02-27T09:15:00.000000Z",
+                "true|true",
+                "850.5|1200|1e+20|1e-05",
+                '{"a": "x", "bb": 1}',
+                True,
+            ]
+        ],
+    ),
+    case(
+        "format-datetime-every-specifier",
+        f"{GW} | where CorrelationId == 'c01'"
+        " | project a = format_datetime(datetime(2026-03-01 13:05:09.1200),"
+        ' "y yy yyyy M MM d dd h hh H HH m mm s ss tt"),'
+        " b = format_datetime(datetime(2026-03-01 13:05:09.1200),"
+        ' "f,ff.fffffff_F/FF-FFFF:FFFFFFF[]"),'
+        ' c = format_datetime(datetime(2005-01-02 00:00:00), "y-yy.F")',
+        "a:string, b:string, c:string",
+        [
+            [
+                "26 26 2026 3 03 1 01 1 01 13 13 5 05 9 09 PM",
+                "1,12.1200000_1/12-12:12[]",
+                "5-05.",
+            ]
+        ],
+    ),
+]
+
+CASES = [
+    *REVIEW_CASES,
+    *CONVERSION_CASES,
+    *SCALAR_CASES,
+    *DYNAMIC_CASES,
+    *FINDING_CASES,
+]
 
 
 @pytest.mark.parametrize(("query", "expected"), CASES)

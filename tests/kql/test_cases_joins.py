@@ -351,7 +351,7 @@ EDGE_CASES = [
         "order-strings-ordinal",
         f"{GW} | distinct ApimSubscriptionId | order by ApimSubscriptionId asc",
         "ApimSubscriptionId:string",
-        [[None], ["Sub-Delta"], ["sub-alpha"], ["sub-beta"], ["sub-gamma"]],
+        [[""], ["Sub-Delta"], ["sub-alpha"], ["sub-beta"], ["sub-gamma"]],
     ),
     case(
         "extend-replaces-column",
@@ -470,7 +470,73 @@ JOIN_KIND_CASES = [
     ),
 ]
 
-CASES = [*JOIN_KIND_CASES, *TABLE_CASES, *EDGE_CASES]
+# A null string is "" in groups and join keys; names of properties -------------
+
+_BLANK_USERS = f"{GW} | where CorrelationId in ('c29', 'c30')"
+"""c29's UserId is null, c30's is "": one value to KQL."""
+
+NULL_STRING_CASES = [
+    case(
+        "join-null-string-key-joins-empty",
+        f"{_BLANK_USERS} | project CorrelationId, UserId"
+        f" | join kind=inner ({_BLANK_USERS} | project UserId, Other = CorrelationId)"
+        " on UserId | project CorrelationId, Other",
+        "CorrelationId:string, Other:string",
+        [["c29", "c29"], ["c29", "c30"], ["c30", "c29"], ["c30", "c30"]],
+        ordered=False,
+    ),
+    case(
+        "join-innerunique-null-string-key-is-one-key",
+        f"{_BLANK_USERS} | project UserId, CorrelationId"
+        f" | join ({_BLANK_USERS} | project UserId, Other = CorrelationId)"
+        " on UserId | project CorrelationId, Other",
+        "CorrelationId:string, Other:string",
+        [["c29", "c29"], ["c29", "c30"]],
+        ordered=False,
+    ),
+    case(
+        "summarize-by-null-string-is-one-group",
+        f"{_BLANK_USERS} | summarize n = count(), d = dcount(UserId),"
+        " s = make_set(UserId) by UserId",
+        "UserId:string, n:long, d:long, s:dynamic",
+        [["", 2, 1, [""]]],
+    ),
+    case(
+        "distinct-null-string-is-empty",
+        f"{_BLANK_USERS} | distinct UserId",
+        "UserId:string",
+        [[""]],
+    ),
+    case(
+        "distinct-star-null-string-is-empty",
+        f"{_BLANK_USERS} | project UserId, Region | distinct *",
+        "UserId:string, Region:string",
+        [["", ""]],
+    ),
+    case(
+        "projection-keeps-null-string",
+        f"{_BLANK_USERS} | project CorrelationId, UserId",
+        "CorrelationId:string, UserId:string",
+        [["c29", None], ["c30", ""]],
+        ordered=False,
+    ),
+    case(
+        "unnamed-property-column-is-a-plain-name",
+        f"{GW} | where CorrelationId == 'c01' | project RequestHeaders['User-Agent']"
+        " | project RequestHeaders_User_Agent",
+        "RequestHeaders_User_Agent:dynamic",
+        [["openai-python/1.54.0"]],
+    ),
+    case(
+        "render-table",
+        f"{GW} | count | render table",
+        "Count:long",
+        [[len(G)]],
+        render=("table", {}),
+    ),
+]
+
+CASES = [*JOIN_KIND_CASES, *TABLE_CASES, *EDGE_CASES, *NULL_STRING_CASES]
 
 
 @pytest.mark.parametrize(("query", "expected"), CASES)

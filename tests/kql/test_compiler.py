@@ -342,6 +342,93 @@ def test_errors_point_at_the_spot(
 
 
 @pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            f"{GW} | where TimeGenerated > '2026-03-01'",
+            "cannot compare datetime with string: write datetime(2026-03-01)",
+        ),
+        (
+            f"{GW} | where TimeGenerated > Url",
+            "cannot compare datetime with string: convert the string with todatetime()",
+        ),
+        (f"{GW} | where TimeGenerated > 5", "cannot compare datetime with long"),
+        (f"{GW} | where TimeGenerated in ('2026-03-01')", "write datetime(2026-03-01)"),
+        (
+            f"{GW} | where 1h == '1h'",
+            "cannot compare timespan with string: write a timespan such as 1h",
+        ),
+        (
+            f"{GW} | extend x = format_datetime(TimeGenerated, 'dddd')",
+            "format_datetime() does not support 'dddd'",
+        ),
+        (
+            f"{GW} | extend x = format_datetime(TimeGenerated, 'dd MMM')",
+            "format_datetime() does not support 'MMM'",
+        ),
+        (
+            f"{GW} | extend x = format_datetime(TimeGenerated, 'yyyy-MM-ddTHH')",
+            "format_datetime() does not support 'T'",
+        ),
+        (
+            f"{GW} | where Url matches regex '[[:alpha:]]+'",
+            "POSIX classes such as [[:alpha:]] are not supported",
+        ),
+        (
+            f"{GW} | where Url matches regex '[a[:digit:]]'",
+            "POSIX classes such as [[:alpha:]] are not supported",
+        ),
+        (
+            f"{GW} | where Url matches regex @'\\bx'",
+            "the escape \\b is not supported in regular expressions",
+        ),
+        (
+            f"{GW} | where Url matches regex 'a(?i)b'",
+            "(?i) is only supported at the start of the pattern",
+        ),
+        (
+            f"{GW} | where Url matches regex '(?<n>a)'",
+            "named groups are not supported in regular expressions",
+        ),
+        (
+            f"{GW} | join ({LLM}) on ResponseCode == SequenceNumber",
+            "a join condition between two columns names their sides:"
+            " $left.A == $right.B",
+        ),
+        (f"{GW} | render tmechart", "unknown chart kind 'tmechart' (did you mean"),
+        (f"{GW} | render chart", "unknown chart kind 'chart'"),
+        (f"{GW} | summarize make_list(Url, 0)", "keeps at least one value"),
+        (f"{GW} | summarize make_set(Url, ResponseCode)", "must be a constant long"),
+        (f"{GW} | where Url has_any (Method)", "constant strings"),
+        (f"{GW} | where ResponseCode has_all ('a')", "constant strings"),
+        (f"{GW} | where Url contains_x 'a'", "unexpected 'contains_x'"),
+        (f"{GW} | where Url hasx 'a'", "unexpected 'hasx'"),
+    ],
+)
+def test_refused_with_a_message(text: str, message: str) -> None:
+    for dialect in DIALECTS:
+        with pytest.raises(QueryError) as caught:
+            _compile(text, dialect)
+        assert message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{GW} | where ResponseCode == 200.5 or ResponseSize > ResponseCode",
+        f"{GW} | where TimeGenerated > datetime(2026-03-01)",
+        f"{GW} | where TimeGenerated > todatetime('2026-03-01')",
+        f"{GW} | extend t = todatetime('nope')",
+        f"{GW} | render timechart",
+        f'{GW} | where Url has_any (\'a\') and Url has_all (dynamic(["a", "b"]))',
+    ],
+)
+def test_accepted(text: str) -> None:
+    for dialect in DIALECTS:
+        _compile(text, dialect)
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("ApiManagementGatewayLog | take 1", ["ApiManagementGatewayLlmLog"]),
@@ -660,3 +747,32 @@ def test_hourly_bins_come_in_order_from_the_hour_index(tmp_path: Path) -> None:
     conn.close()
     assert "COVERING INDEX ix_llm_log_hour_usage" in details
     assert "TEMP B-TREE" not in details
+
+
+def test_a_join_on_a_never_null_key_keeps_the_key_index(tmp_path: Path) -> None:
+    # CorrelationId is NOT NULL in the store: no COALESCE(…, '') around it,
+    # so the LLM log's unique (CorrelationId, SequenceNumber) index serves.
+    conn = sqlite_store.connect(tmp_path / "tollhouse.db")
+    register_sqlite_functions(conn)
+    compiled = _compile(
+        f"{GW} | where TimeGenerated > ago(1d)"
+        f" | join kind=inner ({LLM} | where SequenceNumber == 0) on CorrelationId"
+        " | summarize sum(TotalTokens) by ApimSubscriptionId"
+    )
+    plan = conn.execute("EXPLAIN QUERY PLAN " + compiled.sql, compiled.params)
+    details = " ".join(row[3] for row in plan.fetchall())
+    conn.close()
+    assert "\"CorrelationId\", '')" not in compiled.sql
+    assert "sqlite_autoindex_ApiManagementGatewayLlmLog_1 (CorrelationId=?" in details
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_left_outer_joins_right_key_may_be_null(dialect: Dialect) -> None:
+    # The right side of a leftouter join is NULL where nothing matched: a
+    # group by its CorrelationId must fold NULL into "" again.
+    compiled = _compile(
+        f"{GW} | join kind=leftouter ({LLM}) on CorrelationId"
+        " | summarize count() by CorrelationId1",
+        dialect,
+    )
+    assert "COALESCE" in compiled.sql

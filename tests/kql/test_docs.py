@@ -54,7 +54,13 @@ def _grammar_strings(rule: str) -> set[str]:
     )
     assert match, f"no {rule} in the grammar"
     body = re.sub(r"->.*", "", match.group(1))
-    return set(re.findall(r'"([^"]+)"', body))
+    words = set(re.findall(r'"([^"]+)"', body))
+    # Word terminals are patterns, /!?(a|b)(?![...])/, so that they end
+    # where a name would: read their alternatives (and their ``!`` forms).
+    for bang, group, plain in re.findall(r"/(!\?)?(?:\(([^)]*)\)|([a-z-]+))", body):
+        for word in (group or plain).split("|"):
+            words |= {word, "!" + word} if bang else {word}
+    return words
 
 
 def _operator_keywords() -> set[str]:
@@ -91,6 +97,8 @@ def test_every_tabular_operator_is_documented(keyword: str) -> None:
     "keyword",
     sorted(
         _grammar_strings("CMP_OP")
+        | _grammar_strings("WORD_OP")
+        | _grammar_strings("LIST_OP")
         | _grammar_strings("IN_OP")
         | _grammar_strings("BETWEEN_OP")
         | {"and", "or", "matches regex"}

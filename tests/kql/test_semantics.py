@@ -311,8 +311,9 @@ UNORDERED = [
         [["c1"], ["c2"], ["c3"]],
     ),
     (
+        # An empty array gives no row, a null one row with null.
         f"{GW} | mv-expand Errors | project CorrelationId, Errors",
-        [["c2", {"Reason": "IpAddressBlocked", "Section": "inbound"}]],
+        [["c2", {"Reason": "IpAddressBlocked", "Section": "inbound"}], ["c3", None]],
     ),
     (
         f"{GW} | extend parts = split(CallerIpAddress, '.') | mv-expand p = parts to"
@@ -338,7 +339,7 @@ UNORDERED = [
     (
         f"{GW} | summarize l = make_list(Method), s = make_set(ApimSubscriptionId)"
         " | extend n = array_length(l) | project n, s",
-        [[2, ["team-a", "team-b"]]],
+        [[3, ["team-a", "team-b"]]],
     ),
     (
         f"{GW} | project-away RequestHeaders | project-rename Caller = CallerIpAddress"

@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from . import ast
 from .errors import fail
-from .sql import Typed, case, cast, div, fn, is_null, not_, number
+from .sql import Typed, blank_text, case, cast, div, fn, is_null, not_, number
 
 if TYPE_CHECKING:
     from .expressions import Expressions, Scope
@@ -106,7 +106,8 @@ def _min_max(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
 @aggregate("dcount")
 def _dcount(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
     values = ex.args(node, scope, 1, 2)
-    distinct = exp.Distinct(expressions=[values[0].sql])
+    # A null string is "", one value with "" (KQL strings are never null).
+    distinct = exp.Distinct(expressions=[blank_text(values[0]).sql])
     return Typed(exp.Count(this=distinct), "long")
 
 
@@ -131,7 +132,8 @@ def percentile_of(
 def _make_array(distinct: bool) -> Handler:
     def handler(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
         values = ex.args(node, scope, 1, 2)
-        value = values[0]
+        # A null string is "", a value like any other: it is listed.
+        value = blank_text(values[0])
         if value.type == "dynamic":
             present = not_(ex.d.is_json_null(ex.d.json(value)))
         else:
@@ -139,9 +141,21 @@ def _make_array(distinct: bool) -> Handler:
         agg = ex.d.json_agg(ex.d.to_json(value), distinct=distinct)
         filtered = exp.Filter(this=agg, expression=exp.Where(this=present))
         empty = ex.d.param([], "dynamic")
-        return Typed(fn("COALESCE", filtered, empty), "dynamic")
+        array = fn("COALESCE", filtered, empty)
+        if len(values) == 2:
+            array = ex.d.json_head(array, _max_size(ex, node, values[1]))
+        return Typed(array, "dynamic")
 
     return handler
+
+
+def _max_size(ex: Expressions, node: ast.Call, typed: Typed) -> int:
+    """The second argument of make_list/make_set: how many values to keep."""
+    size = ex.constant(node, typed, 1, {"long"})
+    assert isinstance(size, int)
+    if size < 1:
+        raise fail(f"{node.name}() keeps at least one value, not {size}", node.pos)
+    return size
 
 
 AGGREGATES["make_list"] = _make_array(False)

@@ -9,6 +9,7 @@ output columns and the ``render`` metadata, if any.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -22,6 +23,25 @@ from .expressions import Expressions, Scope
 from .relation import Aliases, Relation, seal
 from .sql import Typed, column
 from .tables import TABLES
+
+RENDER_KINDS = (
+    "table",
+    "timechart",
+    "barchart",
+    "columnchart",
+    "piechart",
+    "areachart",
+    "linechart",
+    "scatterchart",
+    "stackedareachart",
+    "anomalychart",
+    "card",
+    "pivotchart",
+    "ladderchart",
+    "timepivot",
+    "treemap",
+)
+"""The chart kinds KQL's render accepts."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,10 @@ class Compiler:
                 last = top and index == len(pipeline.operators) - 1
                 if not last:
                     raise fail("render must be the last operator", operator.pos)
+                if operator.kind not in RENDER_KINDS:
+                    hint = did_you_mean(operator.kind, RENDER_KINDS)
+                    message = f"unknown chart kind '{operator.kind}'{hint}"
+                    raise fail(message, operator.pos, list(RENDER_KINDS))
                 self.render = operator
                 continue
             relation = self.operator(operator, relation, scalars, lets)
@@ -117,6 +141,7 @@ class Compiler:
                 column(name, alias),
                 kql_type,
                 raw_json=kql_type == "dynamic" and self.d.name == "sqlite",
+                never_null=name in table.never_null,
             )
             for name, kql_type in table.columns.items()
         }
@@ -243,12 +268,16 @@ def _first_column(node: ast.Expr) -> str | None:
 
 
 def _member_name(node: ast.Member) -> str:
+    """``X_a_b`` for ``X.a.b``; a property that is not a plain name has its
+    other characters made ``_`` (``X["User-Agent"]`` is ``X_User_Agent``),
+    so that later operators can name the column without brackets."""
     target = node.target
+    name = re.sub(r"[^A-Za-z0-9_]", "_", node.name)
     if isinstance(target, ast.Name):
-        return f"{target.name}_{node.name}"
+        return f"{target.name}_{name}"
     if isinstance(target, ast.Member):
-        return f"{_member_name(target)}_{node.name}"
-    return node.name
+        return f"{_member_name(target)}_{name}"
+    return name
 
 
 def _number_text(node: ast.Expr) -> str:

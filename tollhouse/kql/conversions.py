@@ -91,10 +91,14 @@ CONVERSIONS["toreal"] = _to_number("real")
 @conversion("tostring")
 def _tostring(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
     (value,) = ex.args(node, scope, 1, 1)
+    return Typed(text_of(ex, value), "string")
+
+
+def text_of(ex: Expressions, value: Typed) -> exp.Expression:
+    """``value`` as ``tostring`` writes it ("" for null); ``strcat`` too."""
     if value.type == "timespan":
-        text = case([(is_null(value.sql), lit(""))], timespan_text(ex, value.sql))
-        return Typed(text, "string")
-    return Typed(fn("COALESCE", ex.d.to_text(value), lit("")), "string")
+        return case([(is_null(value.sql), lit(""))], timespan_text(ex, value.sql))
+    return fn("COALESCE", ex.d.to_text(value), lit(""))
 
 
 def timespan_text(ex: Expressions, seconds: exp.Expression) -> exp.Expression:
@@ -150,8 +154,8 @@ def _todatetime(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
     if value.type == "dynamic":
         return ex.as_type(value, "datetime")
     value = ex.expect(node, value, 0, {"string"})
-    if value.constant:
-        return ex.datetime_constant(value, node.pos)
+    if value.constant:  # Folded now; a text that is not a datetime is null.
+        return ex.datetime_constant(value)
     return Typed(ex.d.text_to(value.sql, "datetime"), "datetime")
 
 

@@ -277,19 +277,17 @@ class Expressions:
             left = self.as_type(left, right.type)
         elif right.type == "dynamic" and left.type != "dynamic":
             right = self.as_type(right, left.type)
-        if left.type == "datetime" and right.constant and right.type == "string":
-            right = self.datetime_constant(right, node.pos)
-        if right.type == "datetime" and left.constant and left.type == "string":
-            left = self.datetime_constant(left, node.pos)
         same = left.type == right.type or {left.type, right.type} <= NUMERIC
         if not same and not (_is_null(left) or _is_null(right)):
-            raise fail(f"cannot compare {left.type} with {right.type}", node.pos)
+            hint = _comparison_hint(left, right)
+            raise fail(f"cannot compare {left.type} with {right.type}{hint}", node.pos)
         return left, right
 
-    def datetime_constant(self, typed: Typed, pos: ast.Pos) -> Typed:
-        value = parse_datetime(str(typed.value))
+    def datetime_constant(self, typed: Typed) -> Typed:
+        """A constant text read as ``datetime()`` reads it; null if it is not one."""
+        value = parse_datetime(str(typed.value)) if typed.value is not None else None
         if value is None:
-            raise fail(f"not a valid datetime: {typed.value!r}", pos)
+            return Typed(self.d.null("datetime"), "datetime", True, None)
         return Typed(self.d.param(value, "datetime"), "datetime", True, value)
 
     def as_type(self, typed: Typed, kql_type: str) -> Typed:
@@ -326,8 +324,10 @@ class Expressions:
                 f"'{node.op}' compares strings, not {left.type} and {right.type}",
                 node.pos,
             )
-        # A null string is "": only a filter's own ``has`` may leave it null.
-        hay = left.sql if filtering and not negated else _blank(left.sql)
+        # A null string is "": only a filter's own test of a constant that
+        # is not "" may leave it null (such a test fails on "" as on null).
+        plain = filtering and not negated and right.constant and right.value != ""
+        hay = left.sql if plain else _blank(left.sql)
         sql = self.string_test(node, op, hay, right)
         return Typed(not_(sql) if negated else sql, "bool")
 
@@ -337,10 +337,14 @@ class Expressions:
         cs = op.endswith("_cs")
         base = op.removesuffix("_cs")
         if base in ("=~", "contains") and not needle.constant:
-            hay_l, needle_l = self.d.lower(hay), self.d.lower(needle.sql)
+            # A column on the right: "" where it is null, as on the left.
+            hay_v, needle_v = hay, _blank(needle.sql)
+            if not cs:
+                hay_v, needle_v = self.d.lower(hay_v), self.d.lower(needle_v)
             if base == "=~":
-                return eq(hay_l, needle_l)
-            return exp.GT(this=self.d.position(hay_l, needle_l), expression=number(0))
+                return eq(hay_v, needle_v)
+            found = self.d.position(hay_v, needle_v)
+            return exp.GT(this=found, expression=number(0))
         if not needle.constant or not isinstance(needle.value, str):
             raise fail(f"'{node.op}' needs a constant string on its right", node.pos)
         if base == "has":
@@ -372,7 +376,11 @@ class Expressions:
         self, node: ast.InList, scope: Scope, *, filtering: bool = False
     ) -> Typed:
         operand = self.compile(node.operand, scope)
-        items = [self.compile(item, scope) for item in node.items]
+        items = [typed for item in node.items for typed in self.list_item(item, scope)]
+        if node.op in ("has_any", "has_all"):
+            return self.has_terms(node, operand, items, filtering)
+        if not items:  # An empty dynamic array: nothing is in it.
+            return Typed(exp.Boolean(this=node.op.startswith("!")), "bool")
         insensitive = node.op.endswith("~")
         converted = []
         for item in items:
@@ -398,6 +406,37 @@ class Expressions:
         if filtering:
             return Typed(exp.Or(this=not_(found), expression=is_null(hay)), "bool")
         return Typed(_true_if_null(not_(found)), "bool")
+
+    def list_item(self, node: ast.Expr, scope: Scope) -> list[Typed]:
+        """An item of ``in (...)``: a constant dynamic array stands for its
+        elements, as in KQL (``x in (dynamic([200, 403]))``)."""
+        typed = self.compile(node, scope)
+        if not (typed.constant and typed.type == "dynamic"):
+            return [typed]
+        if not isinstance(typed.value, list):
+            return [typed]
+        return [
+            self._literal(_element_literal(node.pos, v), scope) for v in typed.value
+        ]
+
+    def has_terms(
+        self, node: ast.InList, operand: Typed, terms: list[Typed], filtering: bool
+    ) -> Typed:
+        """``has_any``/``has_all``: ``has`` of each term, joined by or/and."""
+        if operand.type == "dynamic":
+            operand = self.as_type(operand, "string")
+        words = [t.value for t in terms if t.constant and isinstance(t.value, str)]
+        if operand.type != "string" or len(words) != len(terms):
+            raise fail(f"'{node.op}' needs a string and constant strings", node.pos)
+        if not words:
+            raise fail(f"'{node.op}' needs at least one term", node.pos)
+        hay = operand.sql if filtering else _blank(operand.sql)
+        tests = [self.d.has(hay, word, cs=False) for word in words]
+        joined = exp.Or if node.op == "has_any" else exp.And
+        sql = tests[0]
+        for test in tests[1:]:
+            sql = joined(this=paren(sql), expression=paren(test))
+        return Typed(sql, "bool")
 
     def _in_insensitive(
         self, node: ast.InList, operand: Typed, items: list[Typed]
@@ -519,6 +558,32 @@ def _blank_unless_constant(typed: Typed) -> exp.Expression:
 def _blank(node: exp.Expression) -> exp.Expression:
     """A string that is null reads as "": KQL strings are never null."""
     return fn("COALESCE", node, lit(""))
+
+
+def _comparison_hint(left: Typed, right: Typed) -> str:
+    """Advice for a comparison of two types that do not compare."""
+    types = {left.type, right.type}
+    text = left if left.type == "string" else right
+    if types == {"datetime", "string"}:
+        if text.constant and parse_datetime(str(text.value)) is not None:
+            return f": write datetime({text.value})"
+        return ": convert the string with todatetime()"
+    if types == {"timespan", "string"}:
+        return ": write a timespan such as 1h"
+    return ""
+
+
+def _element_literal(pos: ast.Pos, value: object) -> ast.Literal:
+    """An element of a constant dynamic array as a literal of its own type."""
+    if isinstance(value, bool):
+        return ast.Literal(pos, "bool", value)
+    if isinstance(value, int):
+        return ast.Literal(pos, "long", value)
+    if isinstance(value, float):
+        return ast.Literal(pos, "real", value)
+    if isinstance(value, str):
+        return ast.Literal(pos, "string", value)
+    return ast.Literal(pos, "dynamic", value)
 
 
 def _is_null(typed: Typed) -> bool:

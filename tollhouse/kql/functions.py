@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from . import ast
 from .aggregates import AGGREGATES
-from .conversions import CONVERSIONS
+from .conversions import CONVERSIONS, text_of
 from .errors import fail
 from .expressions import NUMERIC, Expressions, Scope
 from .sql import Typed, case, cast, concat, eq, fn, is_null, not_, number, paren
@@ -100,7 +100,16 @@ for _unit in ("day", "week", "month", "year"):
     SCALARS[f"startof{_unit}"] = _start_of(_unit)
 
 
-_FORMAT_TOKEN = re.compile(r"yyyy|yy|MM|M|dd|d|HH|H|hh|h|mm|m|ss|s|f{1,7}|tt")
+FORMAT_SPECIFIERS = frozenset(
+    {"d", "dd", "h", "hh", "H", "HH", "m", "mm", "M", "MM", "s", "ss", "tt"}
+    | {"y", "yy", "yyyy"}
+    | {"f" * n for n in range(1, 8)}
+    | {"F" * n for n in range(1, 8)}
+)
+"""The format specifiers KQL documents for format_datetime."""
+
+FORMAT_SEPARATORS = frozenset(" /-:,._[]")
+"""The characters KQL allows between the specifiers."""
 
 
 @scalar("format_datetime")
@@ -110,27 +119,40 @@ def _format_datetime(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
     pattern = ex.constant(node, fmt, 1, {"string"})
     assert isinstance(pattern, str)
     pieces: list[exp.Expression] = []
-    for token, literal in _format_tokens(pattern):
-        if literal:
+    for token in _format_tokens(pattern, node.args[1].pos):
+        if token[0] in FORMAT_SEPARATORS:
             pieces.append(ex.d.param(token, "string"))
         else:
-            pieces.append(ex.d.format_piece(value.sql, token))
+            pieces.append(_format_piece(ex, value.sql, token))
     if not pieces:
         return Typed(ex.d.param("", "string"), "string")
     formatted = concat(*pieces)
     return Typed(case([(is_null(value.sql), exp.Null())], formatted), "string")
 
 
-def _format_tokens(pattern: str) -> list[tuple[str, bool]]:
-    tokens: list[tuple[str, bool]] = []
-    position = 0
-    for match in _FORMAT_TOKEN.finditer(pattern):
-        if match.start() > position:
-            tokens.append((pattern[position : match.start()], True))
-        tokens.append((match.group(), False))
-        position = match.end()
-    if position < len(pattern):
-        tokens.append((pattern[position:], True))
+def _format_piece(ex: Expressions, node: exp.Expression, token: str) -> exp.Expression:
+    if token[0] == "F":  # As f, without its trailing zeros.
+        digits = ex.d.format_piece(node, "f" * len(token))
+        return fn("rtrim", digits, lit("0"))
+    if token == "y":  # The year of the century, without a leading zero.
+        year = ex.d.mod(ex.d.field(node, "year"), number(100))
+        return ex.d.to_text(Typed(year, "long"))
+    return ex.d.format_piece(node, token)
+
+
+def _format_tokens(pattern: str, pos: ast.Pos) -> list[str]:
+    """The specifiers (runs of one letter) and separators of ``pattern``;
+    anything else is refused, as KQL refuses it."""
+    tokens = [match.group() for match in re.finditer(r"([A-Za-z])\1*|.", pattern)]
+    for token in tokens:
+        known = FORMAT_SPECIFIERS if token[0].isalpha() else FORMAT_SEPARATORS
+        if token not in known:
+            raise fail(
+                f"format_datetime() does not support {token!r}: use d, dd, M, MM,"
+                " y, yy, yyyy, h, hh, H, HH, m, mm, s, ss, f to fffffff,"
+                " F to FFFFFFF, tt and the separators / - : , . _ [ ] and space",
+                pos,
+            )
     return tokens
 
 
@@ -320,8 +342,7 @@ def _substring(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
 @scalar("strcat")
 def _strcat(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
     values = ex.args(node, scope, 1, 64)
-    texts = [fn("COALESCE", ex.d.to_text(v), lit("")) for v in values]
-    return Typed(concat(*texts), "string")
+    return Typed(concat(*[text_of(ex, v) for v in values]), "string")
 
 
 @scalar("replace_string")

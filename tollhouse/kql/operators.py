@@ -6,6 +6,7 @@ query's ``let`` values, and returns the next relation.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,8 @@ from . import ast
 from .errors import did_you_mean, fail
 from .expressions import Scope
 from .relation import Relation
-from .sql import Typed, eq, number, paren
+from .sql import Typed, blank_text, case, eq, number, paren
+from .sql import text as lit
 
 if TYPE_CHECKING:
     from .compiler import Compiler, TabularLet
@@ -146,9 +148,10 @@ def summarize(
 
 
 def _group_key(typed: Typed) -> Typed:
-    """What summarize groups ``typed`` by: its cheaper key, if it has one."""
+    """What summarize groups ``typed`` by: its cheaper key, if it has one;
+    a string as "" where it is null, so that null and "" are one group."""
     if typed.grouping is None:
-        return typed
+        return blank_text(typed)
     return Typed(typed.grouping.key, "string")
 
 
@@ -177,7 +180,9 @@ def _arg_extreme(
         raise fail(f"{call.name}() takes a value and the columns to return", call.pos)
     scope = c.scope(rel, scalars)
     by = {
-        (i.name or c.default_name(i.expr, set())): c.ex.compile(i.expr, scope)
+        (i.name or c.default_name(i.expr, set())): blank_text(
+            c.ex.compile(i.expr, scope)
+        )
         for i in op.by
     }
     measure = c.ex.compile(call.args[0], scope)
@@ -301,12 +306,14 @@ def distinct(
 ) -> Relation:
     if rel.distinct or rel.limit is not None:
         rel = c.seal(rel, keep_order=False)
+    # A null string is "" (KQL has no null strings): one value, not two.
     if op.names is None:
-        return rel.change(distinct=True, order=())
+        columns = {name: blank_text(typed) for name, typed in rel.columns.items()}
+        return rel.change(columns=columns, distinct=True, order=())
     columns = {}
     for name in op.names:
         _known(name, rel.columns)
-        columns[name.name] = rel.columns[name.name]
+        columns[name.name] = blank_text(rel.columns[name.name])
     kept = rel.keeping(columns, "distinct", op.pos.line)
     return kept.change(distinct=True, order=())
 
@@ -330,6 +337,8 @@ def join(
         index = 1
         while new in columns:
             new, index = f"{name}{index}", index + 1
+        if op.kind == "leftouter":  # a left row without a match has NULLs here
+            typed = dataclasses.replace(typed, never_null=False)
         columns[new] = typed
     on = conditions[0]
     for condition in conditions[1:]:
@@ -353,6 +362,12 @@ def _join_condition(
                 raise fail(message, key.pos, list(rel.columns))
         a, b = left.columns[key.name], right.columns[key.name]
     elif isinstance(key, ast.Binary) and key.op == "==":
+        if _side_of(key.left) is None and _side_of(key.right) is None:
+            raise fail(
+                "a join condition between two columns names their sides:"
+                " $left.A == $right.B (or 'on A' when both sides call it A)",
+                key.pos,
+            )
         scope = Scope({}, {}, sides={"left": left.columns, "right": right.columns})
         a, b = c.ex.compile(key.left, scope), c.ex.compile(key.right, scope)
         if not (_side_of(key.left) == "left" and _side_of(key.right) == "right"):
@@ -364,7 +379,8 @@ def _join_condition(
     numeric = {"int", "long", "real"}
     if a.type != b.type and not {a.type, b.type} <= numeric:
         raise fail(f"cannot join {a.type} with {b.type}", _pos(key))
-    return a, b
+    # A null string key is "": it joins an "" key, as KQL's strings would.
+    return blank_text(a), blank_text(b)
 
 
 def _one_row_per_key(c: Compiler, left: Relation, keys: list[Typed]) -> Relation:
@@ -438,5 +454,11 @@ def _typed_element(c: Compiler, value: Typed, kql_type: str, pos: ast.Pos) -> Ty
     if kql_type in ("long", "int", "real"):
         # As tolong() and friends read a dynamic: its text, if a number.
         return Typed(c.d.text_to(c.d.json_text(value.sql), kql_type), kql_type)
+    if kql_type == "string":
+        # A cast, not a conversion: an object or array is not a string.
+        kind = c.d.json_kind(value.sql)
+        container = exp.In(this=kind, expressions=[lit("object"), lit("array")])
+        text = c.d.json_text(value.sql)
+        return Typed(case([(container, exp.Null())], text), "string")
     converted = c.ex.as_type(value, kql_type)
     return Typed(converted.sql, kql_type)

@@ -106,7 +106,12 @@ def seal(relation: Relation, aliases: Aliases, *, keep_order: bool = True) -> Re
         this=select, alias=exp.TableAlias(this=exp.to_identifier(alias))
     )
     columns = {
-        name: Typed(column(name, alias), typed.type, raw_json=typed.raw_json)
+        name: Typed(
+            column(name, alias),
+            typed.type,
+            raw_json=typed.raw_json,
+            never_null=typed.never_null,
+        )
         for name, typed in relation.columns.items()
     }
     order: tuple[exp.Ordered, ...] = ()

@@ -36,6 +36,7 @@ class Typed:
     ``bin`` or ``matches regex`` need at compile time.  ``raw_json`` marks a
     SQLite dynamic column whose text may not be JSON (see `Dialect.json`);
     ``grouping`` offers summarize a cheaper key (see `Grouping`).
+    ``never_null`` marks a column the store declares NOT NULL.
     """
 
     sql: exp.Expression
@@ -44,6 +45,7 @@ class Typed:
     value: object = None
     raw_json: bool = False
     grouping: Grouping | None = None
+    never_null: bool = False  # a NOT NULL column of the store, passed on
 
 
 @dataclass
@@ -112,6 +114,15 @@ def is_null(node: exp.Expression) -> exp.Expression:
 
 def not_(node: exp.Expression) -> exp.Expression:
     return exp.Not(this=paren(node))
+
+
+def blank_text(typed: Typed) -> Typed:
+    """A string as KQL has it, "" where the store holds NULL; other types as
+    they are.  Groups, distinct values and join keys use it, so that a NULL
+    string and "" are one value there, as they are in comparisons."""
+    if typed.type != "string" or typed.constant or typed.never_null:
+        return typed  # a column that is never NULL keeps its indexes
+    return Typed(fn("COALESCE", typed.sql, text("")), "string")
 
 
 def column(name: str, table: str) -> exp.Column:

@@ -76,6 +76,70 @@ def kql_split(value: object, delimiter: object) -> str | None:
     return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
 
 
+def kql_array_head(value: object, count: object) -> str | None:
+    """The first ``count`` elements of a JSON array (make_list's limit)."""
+    if not isinstance(value, str) or not isinstance(count, int):
+        return None
+    items = json.loads(value)
+    return json.dumps(items[:count], ensure_ascii=False, separators=(",", ":"))
+
+
+def kql_bag_entries(value: object) -> str | None:
+    """An object's properties as an array of one-property objects."""
+    if not isinstance(value, str):
+        return None
+    bag = json.loads(value)
+    entries = [{key: item} for key, item in bag.items()]
+    return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+
+
+def kql_real_text(value: object) -> str | None:
+    """A double as PostgreSQL writes it: the shortest digits that read back
+    the same, positional from 1e-4 to below 1e15, else ``1.5e+20``."""
+    if not isinstance(value, int | float):
+        return None
+    number = float(value)
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    if math.isnan(number):
+        return "NaN"
+    sign, digits, exponent = Decimal(repr(number)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    point = len(text) + exponent  # Digits before the decimal point.
+    if number == 0:
+        body = "0"
+    elif -4 < point <= 15:
+        if point <= 0:
+            body = "0." + "0" * -point + text
+        elif point >= len(text):
+            body = text + "0" * (point - len(text))
+        else:
+            body = text[:point] + "." + text[point:]
+    else:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        body = f"{mantissa}e{point - 1:+03d}"
+    return ("-" if sign else "") + body
+
+
+def kql_json_text(value: object) -> str | None:
+    """A JSON object or array as PostgreSQL writes a jsonb: ``", "`` and
+    ``": "`` between items, the keys of an object shortest first."""
+    if not isinstance(value, str):
+        return None
+    return _jsonb_text(json.loads(value))
+
+
+def _jsonb_text(value: object) -> str:
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        items = (f"{_jsonb_text(k)}: {_jsonb_text(value[k])}" for k in keys)
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_jsonb_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def kql_round(value: object, digits: object) -> float | None:
     """Round half away from zero, as PostgreSQL rounds a double made numeric
     (which keeps 15 significant digits)."""
@@ -160,6 +224,10 @@ _SCALARS: dict[str, tuple[Callable[..., str | int | float | None], int]] = {
     "kql_extract": (kql_extract, 3),
     "kql_split": (kql_split, 2),
     "kql_round": (kql_round, 2),
+    "kql_array_head": (kql_array_head, 2),
+    "kql_real_text": (kql_real_text, 1),
+    "kql_json_text": (kql_json_text, 1),
+    "kql_bag_entries": (kql_bag_entries, 1),
     "kql_tolong": (kql_tolong, 1),
     "kql_toint": (kql_toint, 1),
     "kql_toreal": (kql_toreal, 1),

@@ -39,6 +39,7 @@ class Table:
 
     name: str
     columns: MappingProxyType[str, str]  # column name to KQL type
+    never_null: frozenset[str] = frozenset()  # declared NOT NULL by the store
 
     def type_of(self, column: str) -> str | None:
         return self.columns.get(column)
@@ -74,6 +75,7 @@ GATEWAY_LOGS = Table(
             "TimeToFirstByte": "real",
         },
     ),
+    frozenset({"TimeGenerated", "CorrelationId"}),
 )
 
 LLM_LOG = Table(
@@ -100,6 +102,7 @@ LLM_LOG = Table(
             "EmbeddingDimensions": "long",
         },
     ),
+    frozenset({"TimeGenerated", "CorrelationId", "SequenceNumber"}),
 )
 
 TABLES: MappingProxyType[str, Table] = MappingProxyType(
