@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -168,7 +169,12 @@ class Gateway:
         if config.management.enabled:
             from .management.api import ManagementApi
 
-            self.management = ManagementApi(config, admin_keys)
+            self.management = ManagementApi(
+                config,
+                admin_keys,
+                self._subscriptions,
+                functools.partial(self._reload_keys, keys),
+            )
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
         if policies.configured or config.policy_fragments_dir:
             self.policy_watcher = PolicyWatcher(

@@ -1,6 +1,9 @@
 """The management API: a listener of its own for operators, admin key required.
 
-    POST /query    {"query": "KQL text", "format": "json" | "csv" | "table"}
+    GET  /openapi.json    the OpenAPI 3.1 document of every route (openapi.py)
+    POST /query           {"query": "KQL text", "format": "json" | "csv" | "table"}
+    /subscriptions...     list, create, regenerate, suspend (subscriptions.py)
+    GET  /apis, /products, /backends    the configuration (configuration.py)
 
 Every request carries the admin key, as ``Authorization: Bearer KEY`` or in
 the ``api-key`` header.  ``/query`` answers with the JSON object
@@ -22,11 +25,12 @@ Status      ``error.code``                   When
 ==========  ===============================  ==================================
 400         ``InvalidQuery``                 the query does not parse or names
                                              an unknown table, column, function
-400         ``InvalidRequestBody``           not a JSON object with ``query``
+400         ``InvalidRequestBody``           not the JSON object the route takes
 401         ``AdminKeyMissing``,             no admin key, or a wrong one
             ``AdminKeyInvalid``
 404, 405    ``NotFound``,                    another path or method
             ``MethodNotAllowed``
+409         ``Conflict``                     a subscription id that exists
 413         ``RequestEntityTooLarge``        the body is larger than
                                              ``management.max_request_bytes``
 500         ``InternalError``                anything unexpected (logged)
@@ -49,7 +53,6 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import orjson
 from aiohttp import web
 
 from ..config import GatewayConfig
@@ -63,7 +66,12 @@ from ..querying import (
     query_engine,
     query_limits,
 )
+from ..subscriptions import SubscriptionStore
+from . import openapi
+from .bodies import bad_body, error_response, json_response, read_object
+from .configuration import ConfigurationRoutes
 from .keys import AdminKeys
+from .subscriptions import SubscriptionRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -87,25 +95,16 @@ _REFUSALS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(error: ManagementError) -> web.Response:
-    """The JSON error body: APIM's ``statusCode``/``message`` and ``error``."""
-    body = {
-        "statusCode": error.status,
-        "message": error.message,
-        "error": {"code": error.code, "message": error.message, **error.details},
-    }
-    return web.Response(
-        status=error.status,
-        body=orjson.dumps(body),
-        content_type="application/json",
-        headers=dict(error.headers),
-    )
-
-
 class ManagementApi:
     """The management listener's application, its query pool and engine."""
 
-    def __init__(self, config: GatewayConfig, admin_keys: AdminKeys) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        admin_keys: AdminKeys,
+        subscriptions: SubscriptionStore,
+        keys_changed: Callable[[], None],
+    ) -> None:
         self.config = config
         self._admin_keys = admin_keys
         self._engine: QueryEngine = query_engine(config)
@@ -115,7 +114,11 @@ class ManagementApi:
             client_max_size=config.management.max_request_bytes,
             middlewares=[self._errors, self._authorize],
         )
-        self.app.router.add_post("/query", self._query)
+        router = self.app.router
+        router.add_get("/openapi.json", self._openapi)
+        router.add_post("/query", self._query)
+        SubscriptionRoutes(config, subscriptions, keys_changed).add_to(router)
+        ConfigurationRoutes(config).add_to(router)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -180,6 +183,11 @@ class ManagementApi:
         )
         raise ManagementError(401, code, _REFUSALS[code], headers=(_CHALLENGE,))
 
+    # GET /openapi.json ----------------------------------------------------
+
+    async def _openapi(self, request: web.Request) -> web.Response:
+        return json_response(openapi.document())
+
     # POST /query -----------------------------------------------------------
 
     async def _query(self, request: web.Request) -> web.Response:
@@ -206,28 +214,18 @@ class ManagementApi:
         return _result_response(result, fmt)
 
     async def _read_query(self, request: web.Request) -> tuple[str, str]:
-        limit = self.config.management.max_request_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise _too_large(limit)
-        try:
-            body = orjson.loads(await request.read())
-        except web.HTTPRequestEntityTooLarge:
-            raise _too_large(limit) from None
-        except orjson.JSONDecodeError as exc:
-            raise _bad_body(f"The body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise _bad_body('The body must be a JSON object such as {"query": "..."}.')
-        unknown = sorted(set(body) - _BODY_FIELDS)
-        if unknown:
-            raise _bad_body(
-                f"Unknown field {unknown[0]!r}; the fields are 'query' and 'format'."
-            )
+        body = await read_object(
+            request,
+            self.config.management.max_request_bytes,
+            _BODY_FIELDS,
+            example='{"query": "..."}',
+        )
         text = body.get("query")
         if not isinstance(text, str) or not text.strip():
-            raise _bad_body("'query' must be a non-empty string of KQL.")
+            raise bad_body("'query' must be a non-empty string of KQL.")
         fmt = body.get("format", "json")
         if fmt not in _FORMATS:
-            raise _bad_body("'format' must be 'json', 'csv' or 'table'.")
+            raise bad_body("'format' must be 'json', 'csv' or 'table'.")
         return text, fmt
 
 
@@ -254,18 +252,6 @@ def _invalid_query(error: QueryError) -> ManagementError:
         "expected": list(error.expected),
     }
     return ManagementError(400, "InvalidQuery", str(error), details=details)
-
-
-def _bad_body(message: str) -> ManagementError:
-    return ManagementError(400, "InvalidRequestBody", message)
-
-
-def _too_large(limit: int) -> ManagementError:
-    return ManagementError(
-        413,
-        "RequestEntityTooLarge",
-        f"The request body is larger than this API accepts ({limit} bytes).",
-    )
 
 
 def _from_http(exc: web.HTTPException) -> ManagementError:
