@@ -41,6 +41,9 @@ T = TypeVar("T")
 
 DATA = Path(__file__).parent / "data"
 BOUNDARY = "‖".encode()  # marks a read boundary in the case files
+# The walkthrough's two KQL queries, pasted as written there.
+SEED_DAILY_SUMMARY = (DATA / "seed-daily-summary.kql").read_text(encoding="utf-8")
+SEED_BLOCKED = (DATA / "seed-blocked-requests.kql").read_text(encoding="utf-8")
 
 
 class LoopThread:

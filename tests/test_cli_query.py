@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import RunningGateway
+from tests.support import SEED_BLOCKED, SEED_DAILY_SUMMARY, RunningGateway
 from tollhouse.cli import main
 from tollhouse.config import embedded_default
 
@@ -25,30 +25,6 @@ SEED_POLICY = Path(__file__).parent / "policy" / "data" / "seed-ip-restriction.x
 CHAT = "/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2024-10-21"
 PROMPTS = ("안녕하세요", "How many tokens is this?", "Tell me a longer story, please.")
 
-# The walkthrough's two queries, as written there.
-DAILY_SUMMARY = """ApiManagementGatewayLlmLog
-| where TimeGenerated >= ago(1d)
-| where coalesce(SequenceNumber, 0) == 0
-| where tolong(TotalTokens) > 0
-| summarize
-TotalRequests = count(),
-PromptTokensSum = sum(tolong(PromptTokens)),
-CompletionTokensSum = sum(tolong(CompletionTokens)),
-TotalTokensSum = sum(tolong(TotalTokens)),
-AvgTokensPerReq = avg(tolong(TotalTokens))
-"""
-BLOCKED = """ApiManagementGatewayLogs
-| where TimeGenerated > ago(1h)
-| where ResponseCode == 403
-| project
-TimeGenerated,
-CallerIpAddress,
-RequestUrl = Url,
-ResponseCode,
-ResponseSize,
-RequestHeaders,
-OperationName
-"""
 BY_CODE = (
     "ApiManagementGatewayLogs | summarize Requests = count() by ResponseCode "
     "| order by ResponseCode asc"
@@ -136,7 +112,7 @@ def test_json_is_exactly_columns_and_rows(
 def test_the_daily_summary_adds_up_what_was_sent(
     log: Log, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert query(log, "--format", "json", DAILY_SUMMARY) == 0
+    assert query(log, "--format", "json", SEED_DAILY_SUMMARY) == 0
 
     result = as_json(capsys)
     assert result["columns"] == [
@@ -161,7 +137,7 @@ def test_the_daily_summary_adds_up_what_was_sent(
 def test_the_blocked_requests_projection(
     log: Log, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert query(log, "--format", "json", BLOCKED) == 0
+    assert query(log, "--format", "json", SEED_BLOCKED) == 0
 
     result = as_json(capsys)
     assert [c["name"] for c in result["columns"]] == [
@@ -213,7 +189,7 @@ def test_render_is_kept_and_truncation_said(
 def test_csv_has_a_header_and_dynamic_values_as_json(
     log: Log, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = BLOCKED + "| project CallerIpAddress, ResponseCode, RequestHeaders"
+    text = SEED_BLOCKED + "| project CallerIpAddress, ResponseCode, RequestHeaders"
     assert query(log, "--format", "csv", text) == 0
 
     records = list(csv.reader(io.StringIO(capsys.readouterr().out)))
@@ -374,7 +350,7 @@ def test_a_postgres_store_is_queried_there(
 
             response = requests.post(
                 gw.management_url + "/query",
-                json={"query": DAILY_SUMMARY},
+                json={"query": SEED_DAILY_SUMMARY},
                 headers={"api-key": gw.admin_key},
                 timeout=10,
             )

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import SEED_BLOCKED, SEED_DAILY_SUMMARY
+
 from .cases import (
     AGO_1D,
     AGO_1H,
@@ -101,30 +103,6 @@ _BLOCKED_COLUMNS = (
     " OperationName:string"
 )
 
-SEED_DAILY_SUMMARY = """ApiManagementGatewayLlmLog
-| where TimeGenerated >= ago(1d)
-| where coalesce(SequenceNumber, 0) == 0
-| where tolong(TotalTokens) > 0
-| summarize
-TotalRequests = count(),
-PromptTokensSum = sum(tolong(PromptTokens)),
-CompletionTokensSum = sum(tolong(CompletionTokens)),
-TotalTokensSum = sum(tolong(TotalTokens)),
-AvgTokensPerReq = avg(tolong(TotalTokens))
-"""
-
-SEED_BLOCKED = """ApiManagementGatewayLogs
-| where TimeGenerated > ago(1h)
-| where ResponseCode == 403
-| project
-TimeGenerated,
-CallerIpAddress,
-RequestUrl = Url,
-ResponseCode,
-ResponseSize,
-RequestHeaders,
-OperationName
-"""
 
 TABLE_CASES = [
     case(

@@ -6,20 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.support import SEED_DAILY_SUMMARY
 from tollhouse.kql import ast
 from tollhouse.kql.errors import CompileError
 from tollhouse.kql.syntax import parse, parse_datetime
-
-SEED_SUMMARY = """ApiManagementGatewayLlmLog
-| where TimeGenerated >= ago(1d)
-| where coalesce(SequenceNumber, 0) == 0
-| where tolong(TotalTokens) > 0
-| summarize
-TotalRequests = count(),
-PromptTokensSum = sum(tolong(PromptTokens)),
-CompletionTokensSum = sum(tolong(CompletionTokens)),
-TotalTokensSum = sum(tolong(TotalTokens)),
-AvgTokensPerReq = avg(tolong(TotalTokens))"""
 
 
 def _where(text: str) -> ast.Expr:
@@ -36,7 +26,7 @@ def _literal(text: str) -> ast.Literal:
 
 
 def test_seed_summary_parses_to_where_and_summarize() -> None:
-    query = parse(SEED_SUMMARY)
+    query = parse(SEED_DAILY_SUMMARY)
 
     assert query.body.source == ast.Name(ast.Pos(1, 1), "ApiManagementGatewayLlmLog")
     kinds = [type(op).__name__ for op in query.body.operators]
