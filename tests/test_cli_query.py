@@ -267,7 +267,9 @@ def test_usage_errors_exit_2(
     log: Log, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert query(log, *args) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "configuration error" not in err
 
 
 def test_a_missing_database_exits_1(
@@ -294,6 +296,25 @@ def test_a_query_error_exits_2_with_a_caret(
     assert "NoSuchColumn" in first
     assert source == "| where NoSuchColumn == 1"
     assert caret == " " * 8 + "^"
+
+
+def test_a_syntax_error_says_what_was_expected(
+    log: Log, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert query(log, "ApiManagementGatewayLogs | order ResponseCode") == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == (
+        "tollhouse: line 1, column 34: unexpected 'ResponseCode': expected 'by'"
+    )
+
+
+def test_other_errors_list_what_would_fit(
+    log: Log, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "ApiManagementGatewayLogs | join kind=fullouter (T) on X"
+    assert query(log, text) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("expected: anti, inner, innerunique, leftanti,")
 
 
 def test_the_command_as_a_script_calls_it(log: Log) -> None:

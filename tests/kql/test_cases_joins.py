@@ -448,6 +448,77 @@ JOIN_KIND_CASES = [
     ),
 ]
 
+_LLM_IDS = {row["CorrelationId"] for row in LLM_ROWS}
+_WITHOUT_LLM = [[r["CorrelationId"]] for r in G if r["CorrelationId"] not in _LLM_IDS]
+_WITH_LLM = [[r["CorrelationId"]] for r in G if r["CorrelationId"] in _LLM_IDS]
+
+SEMI_JOIN_CASES = [
+    case(
+        "requests-with-no-llm-row",
+        f"{GW} | join kind=leftanti {LLM} on CorrelationId | project CorrelationId",
+        "CorrelationId:string",
+        _WITHOUT_LLM,
+        ordered=False,
+    ),
+    case(
+        "join-anti-is-leftanti",
+        f"{GW} | join kind=anti ({LLM} | where SequenceNumber >= 0)"
+        " on $left.CorrelationId == $right.CorrelationId | project CorrelationId",
+        "CorrelationId:string",
+        _WITHOUT_LLM,
+        ordered=False,
+    ),
+    case(
+        # One row per left row, however many LLM rows match it.
+        "join-leftsemi-keeps-left-rows-once",
+        f"{GW} | join kind=leftsemi {LLM} on CorrelationId | project CorrelationId",
+        "CorrelationId:string",
+        _WITH_LLM,
+        ordered=False,
+    ),
+    case(
+        "join-leftsemi-keeps-left-columns-only",
+        f"{GW} | project CorrelationId, ResponseCode"
+        f" | join kind=leftsemi {LLM} on CorrelationId | take 0",
+        "CorrelationId:string, ResponseCode:int",
+        [],
+    ),
+    case(
+        "in-tabular-let",
+        f"let ids = {LLM} | project CorrelationId;\n"
+        f"{GW} | where CorrelationId in (ids) | project CorrelationId",
+        "CorrelationId:string",
+        _WITH_LLM,
+        ordered=False,
+    ),
+    case(
+        "not-in-tabular-let",
+        f"let ids = {LLM} | project CorrelationId;\n"
+        f"{GW} | where CorrelationId !in (ids) | project CorrelationId",
+        "CorrelationId:string",
+        _WITHOUT_LLM,
+        ordered=False,
+    ),
+    case(
+        # A null is in no table, so it is !in every one; nulls in the table
+        # (the null ResponseCode of c29) do not make !in null.
+        "in-tabular-let-nulls",
+        f"let codes = {GW} | where ResponseCode != 200 | distinct ResponseCode;\n"
+        f"{GW} | summarize n = count()"
+        " by bad = ResponseCode in (codes), good = ResponseCode !in (codes)",
+        "bad:bool, good:bool, n:long",
+        [
+            [
+                True,
+                False,
+                sum(1 for r in G if r.get("ResponseCode") not in (200, None)),
+            ],
+            [False, True, sum(1 for r in G if r.get("ResponseCode") in (200, None))],
+        ],
+        ordered=False,
+    ),
+]
+
 # A null string is "" in groups and join keys; names of properties -------------
 
 _BLANK_USERS = f"{GW} | where CorrelationId in ('c29', 'c30')"
@@ -514,7 +585,13 @@ NULL_STRING_CASES = [
     ),
 ]
 
-CASES = [*JOIN_KIND_CASES, *TABLE_CASES, *EDGE_CASES, *NULL_STRING_CASES]
+CASES = [
+    *JOIN_KIND_CASES,
+    *SEMI_JOIN_CASES,
+    *TABLE_CASES,
+    *EDGE_CASES,
+    *NULL_STRING_CASES,
+]
 
 
 @pytest.mark.parametrize(("query", "expected"), CASES)

@@ -13,10 +13,11 @@ from .test_cases_filters import CASES as FILTERS
 from .test_cases_functions import CASES as FUNCTIONS
 from .test_cases_joins import CASES as JOINS
 from .test_cases_summarize import CASES as SUMMARIES
+from .test_cases_time import CASES as TIMES
 
 
 def test_there_are_enough_cases() -> None:
-    cases = [*FILTERS, *FUNCTIONS, *SUMMARIES, *JOINS]
+    cases = [*FILTERS, *FUNCTIONS, *SUMMARIES, *JOINS, *TIMES]
     assert len(cases) >= 120
     assert len({c.id for c in cases}) == len(cases)
 

@@ -15,7 +15,9 @@ from .cases import (
     case,
     check_case,
     groups,
+    json_of,
     nearest_rank,
+    row_of,
     text_of,
     total,
 )
@@ -452,7 +454,65 @@ ORDER_CASES = [
     ),
 ]
 
-CASES = [*SUMMARIZE_CASES, *ORDER_CASES]
+
+def _by_agent() -> list[list[Any]]:
+    def agent(row: Any) -> str:
+        headers = json_of(row.get("RequestHeaders")) or {}
+        return str(headers.get("User-Agent") or "")
+
+    return [[key, len(group)] for key, group in groups(G, agent).items()]
+
+
+def _smallest(values: Any) -> Any:
+    present = [v for v in values if v not in (None, "")]
+    return min(present) if present else None
+
+
+def _as_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+NAMING_CASES = [
+    case(
+        # Named through the conversion, as Log Analytics names it.
+        "conversion-of-a-property-is-named-after-it",
+        f'{GW} | summarize count() by tostring(RequestHeaders["User-Agent"])',
+        "RequestHeaders_User_Agent:string, count_:long",
+        _by_agent(),
+        ordered=False,
+    ),
+    case(
+        "conversion-of-a-column-is-named-after-it",
+        f"{GW} | where CorrelationId == 'c01'"
+        " | project tolong(ResponseCode), tostring(Method), todouble(TotalTime),"
+        " CorrelationId, tostring(CorrelationId), strlen(Url)",
+        "ResponseCode:long, Method:string, TotalTime:real, CorrelationId:string,"
+        " CorrelationId1:string, Column1:long",
+        [[200, "POST", 850.5, "c01", "c01", len(row_of("c01")["Url"])]],
+    ),
+    case(
+        # take_any picks the smallest value (not null, not ""): one rule for
+        # both stores.
+        "take-any-is-the-smallest-value",
+        f"{GW} | summarize take_any(Url), any(ResponseCode),"
+        " take_any(IsRequestSuccess), take_any(TimeGenerated) by Method",
+        "Method:string, any_Url:string, any_ResponseCode:int,"
+        " any_IsRequestSuccess:bool, any_TimeGenerated:datetime",
+        [
+            [
+                method,
+                _smallest(r.get("Url") for r in group) or "",
+                _smallest(r.get("ResponseCode") for r in group),
+                _as_bool(_smallest(r.get("IsRequestSuccess") for r in group)),
+                _smallest(r.get("TimeGenerated") for r in group),
+            ]
+            for method, group in groups(G, lambda r: text_of(r, "Method")).items()
+        ],
+        ordered=False,
+    ),
+]
+
+CASES = [*SUMMARIZE_CASES, *ORDER_CASES, *NAMING_CASES]
 
 
 @pytest.mark.parametrize(("query", "expected"), CASES)

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
+from tests.support import SEED_BLOCKED
+from tests.support import SEED_DAILY_SUMMARY as SEED_SUMMARY
 from tollhouse.errors import TollhouseError
 from tollhouse.kql import (
     Column,
@@ -23,27 +25,16 @@ from tollhouse.kql import (
     register_sqlite_functions,
 )
 from tollhouse.kql.query import Dialect
+from tollhouse.kql.tables import TABLES
 from tollhouse.store import sqlite as sqlite_store
-
-from .test_syntax import SEED_SUMMARY
 
 NOW = datetime(2026, 12, 3, 18, tzinfo=UTC)
 DIALECTS: tuple[Dialect, ...] = ("sqlite", "postgres")
 
-SEED_BLOCKED = """ApiManagementGatewayLogs
-| where TimeGenerated > ago(1h)
-| where ResponseCode == 403
-| project
-TimeGenerated,
-CallerIpAddress,
-RequestUrl = Url,
-ResponseCode,
-ResponseSize,
-RequestHeaders,
-OperationName"""
 
 GW = "ApiManagementGatewayLogs"
 LLM = "ApiManagementGatewayLlmLog"
+GW_COLUMNS = list(TABLES[GW].columns)
 
 
 def _compile(text: str, dialect: Dialect = "sqlite", max_rows: int = 100):  # type: ignore[no-untyped-def]
@@ -214,6 +205,31 @@ def test_types(expr: str, kql_type: str) -> None:
             ["Url", "Column1", "Column2"],
         ),
         (f"{GW} | project RequestHeaders.host", ["RequestHeaders_host"]),
+        (
+            f'{GW} | summarize count() by tostring(RequestHeaders["user-agent"])',
+            ["RequestHeaders_user_agent", "count_"],
+        ),
+        (
+            f"{GW} | project tolong(ResponseCode), toint(tostring(Method)),"
+            " todatetime(RequestHeaders.date), tobool(IsRequestSuccess),"
+            " todouble(TotalTime), toreal(BackendTime)",
+            [
+                "ResponseCode",
+                "Method",
+                "RequestHeaders_date",
+                "IsRequestSuccess",
+                "TotalTime",
+                "BackendTime",
+            ],
+        ),
+        (
+            # No name through other functions, nor through an expression.
+            f"{GW} | project tostring(ResponseCode + 1), tostring(tolower(Url)),"
+            " tostring(5)",
+            ["Column1", "Column2", "Column3"],
+        ),
+        (f"{GW} | extend tostring(ResponseCode)", [*GW_COLUMNS, "ResponseCode1"]),
+        (f"{GW} | summarize take_any(Url), any(Method)", ["any_Url", "any_Method"]),
     ],
 )
 def test_column_names_as_kql_names_them(text: str, names: list[str]) -> None:

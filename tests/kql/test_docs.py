@@ -127,3 +127,13 @@ def _readme_section(text: str, heading: str) -> str:
     start = text.index(f"\n{heading}\n")
     stop = text.find("\n## ", start + 1)
     return text[start : stop if stop != -1 else None]
+
+
+def test_readme_shows_the_walkthroughs_blocked_query() -> None:
+    from tests.support import SEED_BLOCKED
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = _readme_section(readme, "## Querying the logs")
+    match = re.search(r"cat > blocked\.kql <<'EOF'\n(.*?)\nEOF\n", section, re.S)
+    assert match, "the README does not show blocked.kql"
+    assert match.group(1).split() == SEED_BLOCKED.replace(",", ", ").split()

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import SEED_BLOCKED
+from tests.support import SEED_DAILY_SUMMARY as SEED_SUMMARY
 from tollhouse.kql import compile_query
 
 from .compiler_stores import NOW, PostgresStore, SqliteStore
-from .test_compiler import SEED_BLOCKED
-from .test_syntax import SEED_SUMMARY
 
 GW = "ApiManagementGatewayLogs"
 LLM = "ApiManagementGatewayLlmLog"

@@ -103,6 +103,25 @@ def _min_max(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
     return Typed(kind(this=sql), value.type)
 
 
+@aggregate("take_any", "any")
+def _take_any(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
+    # KQL picks an arbitrary value; both stores must pick the same one, so
+    # this is the smallest value that is not null (nor "", for a string).
+    (value,) = ex.args(node, scope, 1, 1)
+    if value.type == "dynamic":  # No order the two stores share.
+        message = f"argument 1 of {node.name}() must not be dynamic: convert it"
+        raise fail(message, node.args[0].pos)
+    value = ex.expect(node, value, 0, set(ORDERED) | {"bool"})
+    if value.type == "string":
+        present = fn("NULLIF", value.sql, exp.Literal.string(""))
+        smallest = exp.Min(this=ex.d.ordered_text(present))
+        return Typed(fn("COALESCE", smallest, exp.Literal.string("")), "string")
+    if value.type == "bool":
+        as_number = case([(value.sql, number(1)), (not_(value.sql), number(0))])
+        return Typed(exp.EQ(this=exp.Min(this=as_number), expression=number(1)), "bool")
+    return Typed(exp.Min(this=value.sql), value.type)
+
+
 @aggregate("dcount")
 def _dcount(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
     values = ex.args(node, scope, 1, 2)
@@ -177,6 +196,7 @@ DEFAULT_PREFIX = {
     "countif": "countif_",
     "make_list": "list_",
     "make_set": "set_",
+    "take_any": "any_",
 }
 """How KQL names an unnamed aggregate: ``sum(X)`` is ``sum_X``, ``count()``
 is ``count_``, ``make_list(X)`` is ``list_X``."""

@@ -66,6 +66,9 @@ class Compiler:
         self.ex = Expressions(dialect, now)
         self.aliases = Aliases()
         self.render: ast.Render | None = None
+        # The lets in scope of the operator being compiled, for ``x in (T)``.
+        self.lets: dict[str, Typed | TabularLet] = {}
+        self.ex.tabular = self.tabular
 
     def query(self, query: ast.Query) -> Result:
         lets: dict[str, Typed | TabularLet] = {}
@@ -97,6 +100,20 @@ class Compiler:
         top: bool = False,
     ) -> Relation:
         relation = self.source(pipeline.source, lets)
+        outer, self.lets = self.lets, lets
+        try:
+            return self.operators(pipeline, relation, lets, top=top)
+        finally:
+            self.lets = outer
+
+    def operators(
+        self,
+        pipeline: ast.Pipeline,
+        relation: Relation,
+        lets: dict[str, Typed | TabularLet],
+        *,
+        top: bool,
+    ) -> Relation:
         scalars = _scalars(lets)
         for index, operator in enumerate(pipeline.operators):
             if isinstance(operator, ast.Render):
@@ -111,6 +128,17 @@ class Compiler:
                 continue
             relation = self.operator(operator, relation, scalars, lets)
         return relation
+
+    def tabular(self, name: str) -> Relation | None:
+        """The rows a tabular let or a table of that name gives, sealed."""
+        value = self.lets.get(name)
+        if isinstance(value, TabularLet):
+            relation = self.pipeline(value.pipeline, value.lets)
+        elif value is None and name in TABLES:
+            relation = self.source(ast.Name(ast.Pos(1, 1), name), self.lets)
+        else:
+            return None
+        return self.seal(relation, keep_order=False)
 
     def source(
         self, source: ast.Expr | ast.Union, lets: dict[str, Typed | TabularLet]
@@ -219,6 +247,9 @@ class Compiler:
             return node.name
         if isinstance(node, ast.Member):
             return _fresh(_member_name(node), taken)
+        inferred = _converted_name(node)
+        if inferred is not None:
+            return _fresh(inferred, taken)
         found = _first_column(node)
         if isinstance(node, ast.Call) and node.name in ("bin", "floor") and found:
             return found
@@ -265,6 +296,28 @@ def _first_column(node: ast.Expr) -> str | None:
         if found:
             return found
     return None
+
+
+CONVERSIONS_KEEPING_NAMES = frozenset(
+    {"tostring", "tolong", "toint", "todouble", "toreal", "tobool", "toboolean"}
+    | {"todatetime"}
+)
+"""Conversions through which KQL names a column after what they convert."""
+
+
+def _converted_name(node: ast.Expr) -> str | None:
+    """``X`` for ``tostring(X)``, ``X_a`` for ``tolong(X.a)``: a conversion of
+    a column or a property is named as the column or property would be."""
+    if not isinstance(node, ast.Call) or len(node.args) != 1:
+        return None
+    if node.name not in CONVERSIONS_KEEPING_NAMES:
+        return None
+    (arg,) = node.args
+    if isinstance(arg, ast.Name):
+        return arg.name
+    if isinstance(arg, ast.Member):
+        return _member_name(arg)
+    return _converted_name(arg)
 
 
 def _member_name(node: ast.Member) -> str:

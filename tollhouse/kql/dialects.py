@@ -205,9 +205,17 @@ class Dialect:
     def start_of(self, unit: str, node: exp.Expression) -> exp.Expression:
         raise NotImplementedError
 
+    def add_months(
+        self, node: exp.Expression, months: exp.Expression
+    ) -> exp.Expression:
+        """``node`` plus ``months`` calendar months, the day clamped to the
+        month's last (2026-01-31 plus a month is 2026-02-28)."""
+        raise NotImplementedError
+
     def field(self, node: exp.Expression, name: str) -> exp.Expression:
         """One field of a datetime as an integer: year, month, day, hour,
-        minute, second, microsecond, weekday (0 is Sunday) or epochday."""
+        minute, second, microsecond, weekday (0 is Sunday), dayofyear (from 1)
+        or epochday."""
         raise NotImplementedError
 
     def format_piece(self, node: exp.Expression, token: str) -> exp.Expression:

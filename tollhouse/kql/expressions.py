@@ -21,12 +21,14 @@ from sqlglot import exp
 from . import ast
 from .dialects import Dialect
 from .errors import did_you_mean, fail
+from .hints import UNSUPPORTED_FUNCTIONS
 from .sql import Typed, case, eq, fn, is_null, not_, number, paren
 from .sql import text as lit
 from .syntax import parse_datetime
 
 if TYPE_CHECKING:
     from .functions import Handler
+    from .relation import Relation
 
 NUMERIC = frozenset({"int", "long", "real"})
 
@@ -72,6 +74,9 @@ class Expressions:
 
         self.scalars: Mapping[str, Handler] = SCALARS
         self.aggregates: Mapping[str, Handler] = AGGREGATES
+        # Set by the compiler: the sealed relation a tabular name stands for
+        # (a tabular let or a table), for ``x in (T)``; None for other names.
+        self.tabular: Callable[[str], Relation | None] = lambda name: None
 
     def compile(self, node: ast.Expr, scope: Scope) -> Typed:
         method: Callable[[object, Scope], Typed] = getattr(
@@ -179,6 +184,8 @@ class Expressions:
             inner = replace(scope, aggregating=True, in_aggregate=1)
             return self.aggregates[node.name](self, node, inner)
         handler = self.scalars.get(node.name)
+        if handler is None and node.name in UNSUPPORTED_FUNCTIONS:
+            raise fail(f"'{node.name}' is not supported", node.pos)
         if handler is None:
             names = [*self.scalars, *self.aggregates]
             hint = did_you_mean(node.name, names)
@@ -376,6 +383,9 @@ class Expressions:
         self, node: ast.InList, scope: Scope, *, filtering: bool = False
     ) -> Typed:
         operand = self.compile(node.operand, scope)
+        table = self._tabular_item(node, scope)
+        if table is not None:
+            return self._in_table(node, operand, table, filtering)
         items = [typed for item in node.items for typed in self.list_item(item, scope)]
         if node.op in ("has_any", "has_all"):
             return self.has_terms(node, operand, items, filtering)
@@ -405,6 +415,41 @@ class Expressions:
             return Typed(found if filtering else _false_if_null(found), "bool")
         if filtering:
             return Typed(exp.Or(this=not_(found), expression=is_null(hay)), "bool")
+        return Typed(_true_if_null(not_(found)), "bool")
+
+    def _tabular_item(self, node: ast.InList, scope: Scope) -> Relation | None:
+        """The relation of ``x in (T)`` when its one item names a table or a
+        tabular let (and no column or scalar let hides it)."""
+        if len(node.items) != 1 or not isinstance(node.items[0], ast.Name):
+            return None
+        name = node.items[0].name
+        if name in scope.columns or name in scope.lets:
+            return None
+        return self.tabular(name)
+
+    def _in_table(
+        self, node: ast.InList, operand: Typed, table: Relation, filtering: bool
+    ) -> Typed:
+        """``x in (T)``: SQL's ``IN (SELECT ...)`` over T's one column."""
+        if node.op not in ("in", "!in"):
+            raise fail(f"a tabular argument to {node.op} is not supported", node.pos)
+        if len(table.columns) != 1:
+            count = len(table.columns)
+            raise fail(
+                f"a tabular argument to {node.op} must have one column, not {count}",
+                node.items[0].pos,
+            )
+        (value,) = table.columns.values()
+        operand, value = self.comparable(node, operand, value)
+        hay, values = operand.sql, value.sql
+        if operand.type == "string":  # A null string is "", on both sides.
+            hay, values = _blank(operand.sql), _blank(value.sql)
+        # Without its nulls, so that ``!in`` is not null for every row.
+        select = exp.select(values).from_(table.source)
+        select = select.where(not_(is_null(values.copy())))
+        found = exp.In(this=paren(hay), query=exp.Subquery(this=select))
+        if node.op == "in":
+            return Typed(found if filtering else _false_if_null(found), "bool")
         return Typed(_true_if_null(not_(found)), "bool")
 
     def list_item(self, node: ast.Expr, scope: Scope) -> list[Typed]:
@@ -457,6 +502,10 @@ class Expressions:
         operand = self.compile(node.operand, scope)
         low = self.compile(node.low, scope)
         high = self.compile(node.high, scope)
+        if low.type == "datetime" and high.type == "timespan":
+            # KQL's (start .. span): the range ends at start + span.
+            end = ast.Binary(node.high.pos, "+", node.low, node.high)
+            high = self.compile(end, scope)
         operand, low = self.comparable(node, operand, low)
         operand, high = self.comparable(node, operand, high)
         if operand.type in ("bool", "dynamic"):

@@ -100,6 +100,76 @@ for _unit in ("day", "week", "month", "year"):
     SCALARS[f"startof{_unit}"] = _start_of(_unit)
 
 
+_PARTS = {
+    "hourofday": "hour",
+    "dayofmonth": "day",
+    "dayofyear": "dayofyear",
+    "getmonth": "month",
+    "monthofyear": "month",
+    "getyear": "year",
+}
+"""Functions that give one field of a datetime, as an int."""
+
+
+def _part_of(part: str) -> Handler:
+    def handler(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
+        (value,) = ex.args(node, scope, 1, 1)
+        value = ex.expect(node, value, 0, {"datetime"})
+        return Typed(ex.d.field(value.sql, part), "int")
+
+    return handler
+
+
+for _name, _part in _PARTS.items():
+    SCALARS[_name] = _part_of(_part)
+
+
+@scalar("dayofweek")
+def _dayofweek(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
+    # A timespan in KQL: the days since the Sunday before.
+    (value,) = ex.args(node, scope, 1, 1)
+    value = ex.expect(node, value, 0, {"datetime"})
+    days = exp.Mul(this=ex.d.field(value.sql, "weekday"), expression=number(86400))
+    return Typed(cast(days, ex.d.sql_type("real")), "timespan")
+
+
+@scalar("endofday")
+def _endofday(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
+    # The last microsecond of the day, as datetimes here have microseconds.
+    (value,) = ex.args(node, scope, 1, 1)
+    value = ex.expect(node, value, 0, {"datetime"})
+    start = ex.d.start_of("day", value.sql)
+    return Typed(ex.d.add_seconds(start, number(86400 - 1e-6)), "datetime")
+
+
+_ADD_SECONDS = {
+    "week": 604800.0,
+    "day": 86400.0,
+    "hour": 3600.0,
+    "minute": 60.0,
+    "second": 1.0,
+    "millisecond": 1e-3,
+    "microsecond": 1e-6,
+}
+_ADD_MONTHS = {"year": 12, "quarter": 3, "month": 1}
+
+
+@scalar("datetime_add")
+def _datetime_add(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
+    part_arg, amount, value = ex.args(node, scope, 3, 3)
+    part = str(ex.constant(node, part_arg, 0, {"string"})).lower()
+    amount = ex.expect(node, amount, 1, {"int", "long"})
+    value = ex.expect(node, value, 2, {"datetime"})
+    if part in _ADD_MONTHS:
+        months = exp.Mul(this=paren(amount.sql), expression=number(_ADD_MONTHS[part]))
+        return Typed(ex.d.add_months(value.sql, months), "datetime")
+    if part not in _ADD_SECONDS:
+        parts = [*_ADD_MONTHS, *_ADD_SECONDS]
+        raise fail(f"unknown datetime part '{part}'", node.args[0].pos, parts)
+    seconds = exp.Mul(this=paren(amount.sql), expression=number(_ADD_SECONDS[part]))
+    return Typed(ex.d.add_seconds(value.sql, seconds), "datetime")
+
+
 FORMAT_SPECIFIERS = frozenset(
     {"d", "dd", "h", "hh", "H", "HH", "m", "mm", "M", "MM", "s", "ss", "tt"}
     | {"y", "yy", "yyyy"}
@@ -293,6 +363,30 @@ def _not(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
         ex.args(node, scope, 1, 1)
     value = ex.boolean(node.args[0], scope, "the argument of not()")
     return Typed(not_(value.sql), "bool")
+
+
+_DYNAMIC_TYPES = {"object": "dictionary", "array": "array", "integer": "long"}
+_DYNAMIC_TYPES |= {"number": "real", "real": "real", "text": "string"}
+_DYNAMIC_TYPES |= {"string": "string", "boolean": "bool", "true": "bool"}
+_DYNAMIC_TYPES |= {"false": "bool"}
+"""KQL's name of each JSON type SQLite's json_type or PostgreSQL's
+jsonb_typeof gives."""
+
+
+@scalar("gettype")
+def _gettype(ex: Expressions, node: ast.Call, scope: Scope) -> Typed:
+    (value,) = ex.args(node, scope, 1, 1)
+    if value.type != "dynamic":
+        return Typed(ex.d.param(value.type, "string"), "string", True, value.type)
+    # A dynamic value's type is that of what it holds, known row by row.
+    json = ex.d.json(value)
+    kind = ex.d.json_kind(json)
+    # PostgreSQL has one JSON number type: a whole one is a long, as in SQLite.
+    whole = ex.d.regex(ex.d.json_text(json), "^-?[0-9]+$")
+    number_kind = exp.And(this=eq(kind, lit("number")), expression=whole)
+    pairs: list[tuple[exp.Expression, exp.Expression]] = [(number_kind, lit("long"))]
+    pairs += [(eq(kind, lit(k)), lit(v)) for k, v in _DYNAMIC_TYPES.items()]
+    return Typed(case(pairs, lit("null")), "string")
 
 
 # Strings.

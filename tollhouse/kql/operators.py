@@ -16,7 +16,7 @@ from . import ast
 from .errors import did_you_mean, fail
 from .expressions import Scope
 from .relation import Relation
-from .sql import Typed, blank_text, case, eq, number, paren
+from .sql import Typed, blank_text, case, eq, not_, number, paren
 from .sql import text as lit
 
 if TYPE_CHECKING:
@@ -318,15 +318,25 @@ def distinct(
     return kept.change(distinct=True, order=())
 
 
+JOIN_KINDS = frozenset({"inner", "innerunique", "leftouter", "leftsemi", "leftanti"})
+"""The join kinds Tollhouse compiles."""
+
+JOIN_ALIASES = {"anti": "leftanti", "leftantisemi": "leftanti"}
+"""Other names KQL accepts for a join kind."""
+
+
 def join(
     c: Compiler, op: ast.Join, rel: Relation, scalars: dict[str, Typed], lets: Lets
 ) -> Relation:
-    kinds = {"inner": "INNER", "innerunique": "INNER", "leftouter": "LEFT"}
-    if op.kind not in kinds:
-        raise fail(f"join kind '{op.kind}' is not supported", op.pos, sorted(kinds))
+    kind = JOIN_ALIASES.get(op.kind, op.kind)
+    if kind not in JOIN_KINDS:
+        message = f"join kind '{op.kind}' is not supported"
+        raise fail(message, op.pos, sorted(JOIN_KINDS | set(JOIN_ALIASES)))
     left = c.seal(rel, keep_order=False)
     right = c.seal(c.pipeline(op.right, lets), keep_order=False)
-    if op.kind == "innerunique":
+    if kind in ("leftsemi", "leftanti"):
+        return _semi_join(c, op, left, right, negated=kind == "leftanti")
+    if kind == "innerunique":
         keys = [_join_condition(c, key, left, right)[0] for key in op.keys]
         left = _one_row_per_key(c, left, keys)
     pairs = [_join_condition(c, key, left, right) for key in op.keys]
@@ -337,17 +347,33 @@ def join(
         index = 1
         while new in columns:
             new, index = f"{name}{index}", index + 1
-        if op.kind == "leftouter":  # a left row without a match has NULLs here
+        if kind == "leftouter":  # a left row without a match has NULLs here
             typed = dataclasses.replace(typed, never_null=False)
         columns[new] = typed
     on = conditions[0]
     for condition in conditions[1:]:
         on = exp.And(this=on, expression=condition)
-    if op.kind == "leftouter":
+    if kind == "leftouter":
         joined = exp.Join(this=right.source, on=on, side="LEFT")
     else:
         joined = exp.Join(this=right.source, on=on, kind="INNER")
     return Relation(left.source, columns, joins=(joined,))
+
+
+def _semi_join(
+    c: Compiler, op: ast.Join, left: Relation, right: Relation, *, negated: bool
+) -> Relation:
+    """The left rows with a match on the right (``leftsemi``), or without one
+    (``leftanti``): a correlated EXISTS, so no left row is repeated."""
+    pairs = [_join_condition(c, key, left, right) for key in op.keys]
+    on: exp.Expression = eq(pairs[0][0].sql, pairs[0][1].sql)
+    for a, b in pairs[1:]:
+        on = exp.And(this=on, expression=eq(a.sql, b.sql))
+    found = exp.select(number(1)).from_(right.source).where(on)
+    test: exp.Expression = exp.Exists(this=found)
+    if negated:
+        test = not_(test)
+    return left.change(where=(*left.where, test))
 
 
 def _join_condition(

@@ -163,6 +163,15 @@ class PostgresDialect(Dialect):
         )
         return exp.Sub(this=day, expression=back)
 
+    def add_months(
+        self, node: exp.Expression, months: exp.Expression
+    ) -> exp.Expression:
+        # The session's time zone is UTC, so months are UTC calendar months.
+        step = cast(lit("1 month"), "INTERVAL")
+        return exp.Add(
+            this=node, expression=exp.Mul(this=paren(months), expression=step)
+        )
+
     def field(self, node: exp.Expression, name: str) -> exp.Expression:
         utc = exp.AtTimeZone(this=paren(node), zone=lit("UTC"))
         if name == "epochday":
@@ -172,7 +181,7 @@ class PostgresDialect(Dialect):
             return paren(days)
         if name == "microsecond":
             return self.mod(self.micros(node), number(MICRO))
-        part = {"weekday": "DOW"}.get(name, name.upper())
+        part = {"weekday": "DOW", "dayofyear": "DOY"}.get(name, name.upper())
         return cast(exp.Extract(this=exp.Var(this=part), expression=utc), "INTEGER")
 
     def format_piece(self, node: exp.Expression, token: str) -> exp.Expression:

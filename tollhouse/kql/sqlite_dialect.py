@@ -176,12 +176,19 @@ class SqliteDialect(Dialect):
         sunday = fn("date", exp.Sub(this=fn("julianday", day), expression=weekday))
         return concat(sunday, lit("T00:00:00.000000Z"))
 
+    def add_months(
+        self, node: exp.Expression, months: exp.Expression
+    ) -> exp.Expression:
+        return fn("kql_add_months", node, months)
+
     def field(self, node: exp.Expression, name: str) -> exp.Expression:
         spans = {"year": (1, 4), "month": (6, 2), "day": (9, 2), "hour": (12, 2)}
         spans |= {"minute": (15, 2), "second": (18, 2), "microsecond": (21, 6)}
         day = fn("substr", node, number(1), number(10))
         if name == "weekday":
             return cast(fn("strftime", lit("%w"), day), "INTEGER")
+        if name == "dayofyear":
+            return cast(fn("strftime", lit("%j"), day), "INTEGER")
         if name == "epochday":
             return cast(
                 exp.Sub(this=fn("julianday", day), expression=number(2440587.5)),

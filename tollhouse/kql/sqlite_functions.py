@@ -8,6 +8,7 @@ that is not a number, KQL rounding, and the nearest-rank percentile.
 
 from __future__ import annotations
 
+import calendar
 import json
 import math
 import re
@@ -191,6 +192,23 @@ def kql_todatetime(value: object) -> str | None:
     return utc_timestamp(parsed) if parsed is not None else None
 
 
+def kql_add_months(value: object, months: object) -> str | None:
+    """``value`` plus ``months`` calendar months; a day past the end of the
+    month becomes its last day, as PostgreSQL's interval arithmetic does."""
+    if not isinstance(value, str) or not isinstance(months, int):
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        return None
+    index = parsed.year * 12 + parsed.month - 1 + months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        return None
+    last = calendar.monthrange(year, month + 1)[1]
+    moved = parsed.replace(year=year, month=month + 1, day=min(parsed.day, last))
+    return utc_timestamp(moved)
+
+
 class Percentile:
     """Nearest rank: the value at rank ceil(p * n), as percentile_disc."""
 
@@ -233,6 +251,7 @@ _SCALARS: dict[str, tuple[Callable[..., str | int | float | None], int]] = {
     "kql_toreal": (kql_toreal, 1),
     "kql_tobool": (kql_tobool, 1),
     "kql_todatetime": (kql_todatetime, 1),
+    "kql_add_months": (kql_add_months, 2),
 }
 
 

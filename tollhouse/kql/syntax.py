@@ -19,7 +19,7 @@ from typing import Any
 import lark
 from lark import Token, v_args
 
-from . import ast
+from . import ast, hints
 from .errors import CompileError, fail
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ _TERMINAL_NAMES = {
     "TIMESPAN": "a timespan",
     "DATETIME": "datetime(...)",
     "DYNAMIC": "dynamic(...)",
-    "BOOL": "true or false",
+    "BOOL": "true, false",
     "NULL_LIT": "null",
     "CMP_OP": "a comparison such as ==",
     "WORD_OP": "a string operator such as has",
@@ -40,6 +40,7 @@ _TERMINAL_NAMES = {
     "BETWEEN_OP": "between",
     "MUL_OP": "* / %",
     "DOLLAR_SIDE": "$left or $right",
+    "MATCHES": "'matches regex'",
     "$END": "the end of the query",
 }
 
@@ -98,18 +99,47 @@ def parse(text: str) -> ast.Query:
 
 
 def _syntax_error(exc: lark.exceptions.UnexpectedInput, text: str) -> CompileError:
-    expected = _readable(getattr(exc, "expected", None) or exc_allowed(exc))
-    if isinstance(exc, lark.exceptions.UnexpectedToken) and exc.token.type == "$END":
-        pos = _end_pos(text)
-        return fail("the query ends too early", pos, expected)
-    line, column = max(exc.line, 1), max(exc.column, 1)
+    accepted = _accepted(exc)
+    expected = _readable(accepted)
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
-        message = f"unexpected character {exc.char!r}"
-    elif isinstance(exc, lark.exceptions.UnexpectedToken):
-        message = f"unexpected {str(exc.token)!r}"
+        token, message = exc.char, f"unexpected character {exc.char!r}"
+        offset = exc.pos_in_stream or 0
+    elif isinstance(exc, lark.exceptions.UnexpectedToken) and exc.token.type != "$END":
+        token = str(exc.token)
+        message, offset = f"unexpected {token!r}", exc.token.start_pos or 0
     else:
-        return fail("the query ends too early", _end_pos(text), expected)
-    return fail(message, ast.Pos(line, column), expected)
+        message = "the query ends too early"
+        return fail(_with_expected(message, expected), _end_pos(text), expected)
+    words = tuple(w.strip("'") for w in expected if re.fullmatch(r"'[a-z-]+'", w))
+    found = hints.Found(text, offset, token, frozenset(accepted), words)
+    hint = hints.explain(found)
+    if hint is not None:
+        return fail(hint[0], hints.pos_of(text, hint[1]), expected)
+    return fail(_with_expected(message, expected), hints.pos_of(text, offset), expected)
+
+
+def _accepted(exc: lark.exceptions.UnexpectedInput) -> set[str]:
+    """The terminals the parser would take where it stopped.
+
+    Asked of the LALR parser itself, token by token, so that a token that
+    only fits after a reduction the input rules out is not offered.
+    """
+    interactive = getattr(exc, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            return set(interactive.accepts())
+        except lark.exceptions.LarkError:
+            pass
+    return set(getattr(exc, "expected", None) or exc_allowed(exc))
+
+
+def _with_expected(message: str, expected: list[str]) -> str:
+    """``message``, then what the parser would have taken there."""
+    if not expected:
+        return message
+    if len(expected) == 1:
+        return f"{message}: expected {expected[0]}"
+    return f"{message}: expected {', '.join(expected[:-1])} or {expected[-1]}"
 
 
 def exc_allowed(exc: lark.exceptions.UnexpectedInput) -> set[str]:
@@ -129,7 +159,20 @@ def _readable(names: set[str] | frozenset[str]) -> list[str]:
             continue
         if isinstance(pattern, lark.lexer.PatternStr):
             readable.add(repr(pattern.value))
+        else:  # Keywords written as patterns: "take" | "limit", /mv-expand.../.
+            readable |= {repr(word) for word in _keywords(pattern.value)}
     return sorted(readable)
+
+
+def _keywords(pattern: str) -> list[str]:
+    """The words of a keyword terminal's pattern, or none if it is not one."""
+    body = pattern.replace("(?![A-Za-z0-9_])", "")
+    while body.startswith("(?:") and body.endswith(")"):
+        body = body[3:-1]
+    words = body.split("|")
+    if all(re.fullmatch(r"[a-z][a-z-]*", word) for word in words):
+        return words
+    return []
 
 
 def _end_pos(text: str) -> ast.Pos:
