@@ -14,6 +14,7 @@ from tollhouse.config import (
     CredentialsConfig,
     GatewayConfig,
     NamedValueConfig,
+    OperationConfig,
     ProductConfig,
 )
 
@@ -62,6 +63,57 @@ def secured_config(data_dir: Path) -> GatewayConfig:
     )
 
 
+#: The policy documents of `policied_config`, by file name.
+POLICY_FILES = {
+    "global.xml": """<policies>
+    <inbound>
+        <set-variable name="backend-key" value="{{backend-key}}" />
+    </inbound>
+    <backend>
+        <forward-request />
+    </backend>
+    <outbound />
+    <on-error />
+</policies>
+""",
+    "starter.xml": "<policies><inbound><base /></inbound></policies>\n",
+    "api.xml": """<policies>
+    <inbound>
+        <base />
+        <set-header name="x-api-scope" exists-action="override">
+            <value>api</value>
+        </set-header>
+    </inbound>
+</policies>
+""",
+    "chat.xml": "<policies><inbound><base /></inbound></policies>\n",
+}
+
+
+def policied_config(data_dir: Path, policy_dir: Path) -> GatewayConfig:
+    """`secured_config` with a document at every scope, written to ``policy_dir``."""
+    policy_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in POLICY_FILES.items():
+        (policy_dir / name).write_text(text, encoding="utf-8")
+    config = secured_config(data_dir)
+    api = dataclasses.replace(
+        config.apis["azure-openai"],
+        policy_file=str(policy_dir / "api.xml"),
+        operations={
+            "ChatCompletions_Create": OperationConfig(str(policy_dir / "chat.xml"))
+        },
+    )
+    starter = dataclasses.replace(
+        config.products["starter"], policy_file=str(policy_dir / "starter.xml")
+    )
+    return dataclasses.replace(
+        config,
+        policy_file=str(policy_dir / "global.xml"),
+        apis={"azure-openai": api},
+        products={"starter": starter},
+    )
+
+
 def secured_gateway(data_dir: Path) -> RunningGateway:
     """A started gateway of `secured_config`; the caller stops it."""
     return RunningGateway(secured_config(data_dir), environ=ENVIRON).start()
@@ -75,10 +127,13 @@ def call(
     *,
     key: str | None = None,
     data: bytes | None = None,
+    content_type: str | None = None,
 ) -> requests.Response:
     """``method path`` on the management API, with the admin key by default."""
     secret = gw.admin_key if key is None else key
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
     return requests.request(
         method,
         gw.management_url + path,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,10 @@ import schemathesis
 
 from tests.management_support import (
     BACKEND_SECRETS,
+    ENVIRON,
     assert_error,
     call,
+    policied_config,
     secured_gateway,
 )
 from tests.support import RunningGateway
@@ -80,9 +84,33 @@ def test_the_document_refuses_other_methods(gateway: RunningGateway) -> None:
     assert_error(call(gateway, "POST", "/openapi.json"), 405, "MethodNotAllowed")
 
 
-def test_no_get_shows_a_key_or_a_secret(gateway: RunningGateway) -> None:
+@pytest.fixture
+def policied(tmp_path: Path) -> Iterator[RunningGateway]:
+    """A gateway with secrets and a policy document at every scope."""
+    config = policied_config(tmp_path / "data", tmp_path / "policies")
+    gw = RunningGateway(config, environ=ENVIRON).start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+def test_no_get_shows_a_key_or_a_secret(policied: RunningGateway) -> None:
+    gateway = policied
     created = call(gateway, "POST", "/subscriptions", {"id": "team-a"}).json()
     assert gateway.post(CHAT, {"messages": [{"role": "user", "content": "hi"}]}).ok
+    deadline = time.monotonic() + 10
+    logged = call(gateway, "GET", "/logs").json()["value"]
+    while not logged and time.monotonic() < deadline:
+        time.sleep(0.05)
+        logged = call(gateway, "GET", "/logs").json()["value"]
+    filled = {
+        "{correlation_id}": logged[0]["correlationId"],
+        "{id}": "team-a",
+        "{api}": "azure-openai",
+        "{product}": "starter",
+        "{operation}": "ChatCompletions_Create",
+    }
     kept = [
         gateway.key,
         gateway.admin_key,
@@ -92,7 +120,7 @@ def test_no_get_shows_a_key_or_a_secret(gateway: RunningGateway) -> None:
     ]
 
     paths = [
-        path.replace("{id}", "team-a").replace("{api}", "azure-openai")
+        functools.reduce(lambda p, kv: p.replace(*kv), filled.items(), path)
         for path, item in openapi.document()["paths"].items()
         if "get" in item
     ]

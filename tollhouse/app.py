@@ -168,12 +168,18 @@ class Gateway:
         )
         if config.management.enabled:
             from .management.api import ManagementApi
+            from .management.policies import PolicyAccess
 
             self.management = ManagementApi(
                 config,
                 admin_keys,
                 self._subscriptions,
                 functools.partial(self._reload_keys, keys),
+                PolicyAccess(
+                    self._environ,
+                    lambda: self.runtime.policies,
+                    self.reload_policies_now,
+                ),
             )
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
         if policies.configured or config.policy_fragments_dir:
@@ -186,6 +192,16 @@ class Gateway:
         """Reload the policy documents now (SIGHUP)."""
         if self.policy_watcher is not None:
             self.policy_watcher.request()
+
+    async def reload_policies_now(self) -> bool:
+        """Reload the policy documents as SIGHUP does, and wait for it.
+
+        False when the reload failed (the documents in use stay) or when no
+        document is configured, so there is nothing to reload.
+        """
+        if self.policy_watcher is None:
+            return False
+        return await self.policy_watcher.reload_now()
 
     def _use_policies(self, registry: PolicyRegistry) -> None:
         self.runtime.policies = registry

@@ -464,13 +464,19 @@ def _query(args: argparse.Namespace) -> int:
         truncation_notice,
     )
 
-    text = _query_text(args)
+    try:
+        text = _query_text(args)
+    except _QueryUsageError as exc:
+        print(f"tollhouse query: error: {exc}", file=sys.stderr)
+        return 2
     config = load_gateway_config(args)
     engine = query_engine(config)
     try:
         result = run_query(engine, text, query_limits(config))
     except QueryError as exc:
         print(f"tollhouse: {exc}", file=sys.stderr)
+        if exc.expected and "expected" not in exc.message:
+            print(f"expected: {_expected_text(exc.expected)}", file=sys.stderr)
         return 2
     finally:
         engine.close()
@@ -487,19 +493,24 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+class _QueryUsageError(Exception):
+    """The query command was called wrongly (no query, or two): exit 2."""
+
+
+def _expected_text(expected: list[str], limit: int = 20) -> str:
+    """What a query error says would fit, the first ``limit`` of it."""
+    shown = ", ".join(expected[:limit])
+    more = len(expected) - limit
+    return f"{shown}, and {more} more" if more > 0 else shown
+
+
 def _query_text(args: argparse.Namespace) -> str:
     if args.query is not None and args.file is not None:
-        raise ConfigError(
-            "give the query as QUERY or with --file, not both",
-            source="command line",
-            path="--file",
-        )
+        raise _QueryUsageError("give the query as QUERY or with --file, not both")
     source = args.file if args.file is not None else args.query
     if source is None:
-        raise ConfigError(
-            "no query given: pass QUERY, - for standard input, or --file FILE",
-            source="command line",
-            path="QUERY",
+        raise _QueryUsageError(
+            "no query given: pass QUERY, - for standard input, or --file FILE"
         )
     if source == "-":
         text = sys.stdin.read()
@@ -508,7 +519,7 @@ def _query_text(args: argparse.Namespace) -> str:
     else:
         text = _read_query_file(source)
     if not text.strip():
-        raise ConfigError("the query is empty", source="command line", path="QUERY")
+        raise _QueryUsageError("the query is empty")
     return text
 
 

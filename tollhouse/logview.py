@@ -13,8 +13,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
 import orjson
@@ -259,23 +260,61 @@ def _print_headers(text: str, out: TextIO) -> None:
         out.write(f"  {_one_line(name)}: {_one_line(shown)}\n")
 
 
+class Row(Protocol):
+    """A log row by column name: a `sqlite3.Row` or a dict."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Messages:
+    """A prompt or completion put back together from its LLM log pieces.
+
+    ``text`` is the pieces joined as stored; ``messages`` the messages it
+    holds, or None when the text is not JSON (cut short, say).
+    """
+
+    text: str
+    truncated: bool
+    messages: list[Any] | None
+
+
+def reassemble(rows: Sequence[Row], column: str) -> Messages | None:
+    """The ``RequestMessages`` or ``ResponseMessages`` of one request's LLM rows.
+
+    ``rows`` are the request's LLM log rows in ``SequenceNumber`` order, from
+    either store: a piece PostgreSQL returns already parsed is turned back
+    into its JSON text before the pieces are joined.  None when no row holds
+    a piece.
+    """
+    pieces = [_piece(row[column]) for row in rows if row[column] is not None]
+    if not pieces:
+        return None
+    text = "".join(pieces)
+    truncated = any(row[f"{column}Truncated"] for row in rows)
+    messages = _parse_json(text)
+    if messages is not None and not isinstance(messages, list):
+        messages = [messages]
+    return Messages(text, truncated, messages)
+
+
+def _piece(value: object) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
 def _print_messages(
     title: str, rows: Sequence[sqlite3.Row], column: str, out: TextIO
 ) -> None:
-    pieces = [row[column] for row in rows if row[column] is not None]
-    if not pieces:
+    found = reassemble(rows, column)
+    if found is None:
         return
-    text = "".join(pieces)
-    truncated = any(row[f"{column}Truncated"] for row in rows)
-    note = " (truncated)" if truncated else ""
+    note = " (truncated)" if found.truncated else ""
 
-    messages = _parse_json(text)
-    if messages is None:
+    if found.messages is None:
         out.write(f"{title}{note} (not valid JSON, shown as stored)\n")
-        _print_text(text, out, indent="  ")
+        _print_text(found.text, out, indent="  ")
         return
-    if not isinstance(messages, list):
-        messages = [messages]
+    messages = found.messages
     count = f"{len(messages)} message" + ("" if len(messages) == 1 else "s")
     out.write(f"{title} ({count}){note}\n")
     for message in messages:

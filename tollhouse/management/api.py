@@ -4,6 +4,9 @@
     POST /query           {"query": "KQL text", "format": "json" | "csv" | "table"}
     /subscriptions...     list, create, regenerate, suspend (subscriptions.py)
     GET  /apis, /products, /backends    the configuration (configuration.py)
+    GET  /logs, /logs/{correlation_id}    search the gateway log (logs.py)
+    /policies..., /apis/{api}/operations/{operation}/policy    policy
+                          documents: read, validate, replace (policies.py)
 
 Every request carries the admin key, as ``Authorization: Bearer KEY`` or in
 the ``api-key`` header.  ``/query`` answers with the JSON object
@@ -26,11 +29,16 @@ Status      ``error.code``                   When
 400         ``InvalidQuery``                 the query does not parse or names
                                              an unknown table, column, function
 400         ``InvalidRequestBody``           not the JSON object the route takes
+400         ``InvalidParameter``             a query parameter of ``/logs``
+                                             that is not valid
+400         ``InvalidPolicyDocument``        a replacement policy document that
+                                             does not validate
 401         ``AdminKeyMissing``,             no admin key, or a wrong one
             ``AdminKeyInvalid``
 404, 405    ``NotFound``,                    another path or method
             ``MethodNotAllowed``
-409         ``Conflict``                     a subscription id that exists
+409         ``Conflict``                     a subscription id that exists, a
+                                             policy scope without a policy file
 413         ``RequestEntityTooLarge``        the body is larger than
                                              ``management.max_request_bytes``
 500         ``InternalError``                anything unexpected (logged)
@@ -71,6 +79,8 @@ from . import openapi
 from .bodies import bad_body, error_response, json_response, read_object
 from .configuration import ConfigurationRoutes
 from .keys import AdminKeys
+from .logs import LogRoutes
+from .policies import PolicyAccess, PolicyRoutes
 from .subscriptions import SubscriptionRoutes
 
 logger = logging.getLogger(__name__)
@@ -104,6 +114,7 @@ class ManagementApi:
         admin_keys: AdminKeys,
         subscriptions: SubscriptionStore,
         keys_changed: Callable[[], None],
+        policies: PolicyAccess,
     ) -> None:
         self.config = config
         self._admin_keys = admin_keys
@@ -119,6 +130,8 @@ class ManagementApi:
         router.add_post("/query", self._query)
         SubscriptionRoutes(config, subscriptions, keys_changed).add_to(router)
         ConfigurationRoutes(config).add_to(router)
+        PolicyRoutes(config, policies).add_to(router)
+        LogRoutes(self._engine, self._pool, self._limits).add_to(router)
         self._runner: web.AppRunner | None = None
         self.port = 0
 

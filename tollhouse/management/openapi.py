@@ -12,106 +12,39 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-
-_JSON = "application/json"
-_ERROR_REASONS = {
-    400: "The request is not valid; the message says why.",
-    401: "No admin key, or a wrong one.",
-    404: "No such resource.",
-    409: "The resource exists already.",
-    413: "The body is larger than management.max_request_bytes.",
-    503: "The store could not be read.",
-    504: "The query ran past query.timeout_seconds.",
-}
-_STRING = {"type": "string"}
-_NULLABLE_STRING = {"type": ["string", "null"]}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _collection(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["value", "count"],
-        "properties": {
-            "value": {"type": "array", "items": _ref(item)},
-            "count": {"type": "integer", "minimum": 0},
-        },
-    }
-
-
-def _object(required: list[str], **properties: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    """References to the error responses, 401 always among them."""
-    return {
-        str(status): {"$ref": f"#/components/responses/{status}"}
-        for status in sorted({401, *statuses})
-    }
-
-
-def _ok(schema: dict[str, Any], description: str, status: int = 200) -> Any:
-    return {
-        str(status): {
-            "description": description,
-            "content": {_JSON: {"schema": schema}},
-        }
-    }
-
-
-def _body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {_JSON: {"schema": schema}}}
-
-
-def _operation(
-    operation_id: str,
-    summary: str,
-    responses: dict[str, Any],
-    *,
-    tag: str,
-    body: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "operationId": operation_id,
-        "summary": summary,
-        "tags": [tag],
-        "responses": responses,
-    }
-    if body is not None:
-        operation["requestBody"] = body
-    return operation
-
-
-def _path_id(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": _STRING,
-    }
-
+from .openapi_logs import LOG_SCHEMAS, log_paths
+from .openapi_parts import (
+    ERROR_REASONS,
+    JSON,
+    NULLABLE_STRING,
+    STRING,
+    collection,
+    describe,
+    errors,
+    json_body,
+    object_schema,
+    ok,
+    path_id,
+    ref,
+)
+from .openapi_policies import POLICY_SCHEMAS, policy_paths
 
 _SCHEMAS: dict[str, Any] = {
-    "Error": _object(
+    "Error": object_schema(
         ["statusCode", "message", "error"],
         statusCode={"type": "integer"},
-        message=_STRING,
+        message=STRING,
         error={
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": _STRING, "message": _STRING},
+            "properties": {"code": STRING, "message": STRING},
             "additionalProperties": True,
         },
     ),
-    "Subscription": _object(
+    "Subscription": object_schema(
         ["id", "displayName", "scope", "state", "createdDate", "updatedDate"],
-        id=_STRING,
-        displayName=_STRING,
+        id=STRING,
+        displayName=STRING,
         scope={
             "type": "string",
             "description": "/apis, /apis/{api-id} or /products/{product-id}",
@@ -131,7 +64,7 @@ _SCHEMAS: dict[str, Any] = {
         updatedDate={"type": "string", "format": "date-time"},
     ),
     "NewSubscription": {
-        **_object(
+        **object_schema(
             ["id"],
             id={
                 "type": "string",
@@ -148,35 +81,37 @@ _SCHEMAS: dict[str, Any] = {
     },
     "CreatedSubscription": {
         "allOf": [
-            _ref("Subscription"),
-            _object(
-                ["primaryKey", "secondaryKey"], primaryKey=_STRING, secondaryKey=_STRING
+            ref("Subscription"),
+            object_schema(
+                ["primaryKey", "secondaryKey"], primaryKey=STRING, secondaryKey=STRING
             ),
         ]
     },
     "RegeneratedKey": {
         "allOf": [
-            _ref("Subscription"),
+            ref("Subscription"),
             {
                 "type": "object",
-                "properties": {"primaryKey": _STRING, "secondaryKey": _STRING},
+                "properties": {"primaryKey": STRING, "secondaryKey": STRING},
                 "minProperties": 1,
             },
         ]
     },
     "Regenerate": {
-        **_object(["key"], key={"type": "string", "enum": ["primary", "secondary"]}),
+        **object_schema(
+            ["key"], key={"type": "string", "enum": ["primary", "secondary"]}
+        ),
         "additionalProperties": False,
     },
-    "Operation": _object(
+    "Operation": object_schema(
         ["id", "displayName", "method", "urlTemplate", "policyFile"],
-        id=_STRING,
-        displayName=_STRING,
-        method=_STRING,
-        urlTemplate=_STRING,
-        policyFile=_NULLABLE_STRING,
+        id=STRING,
+        displayName=STRING,
+        method=STRING,
+        urlTemplate=STRING,
+        policyFile=NULLABLE_STRING,
     ),
-    "Api": _object(
+    "Api": object_schema(
         [
             "id",
             "displayName",
@@ -191,57 +126,59 @@ _SCHEMAS: dict[str, Any] = {
             "deployments",
             "operations",
         ],
-        id=_STRING,
-        displayName=_STRING,
-        path=_STRING,
-        backend=_STRING,
+        id=STRING,
+        displayName=STRING,
+        path=STRING,
+        backend=STRING,
         template={"type": "string", "enum": ["azure-openai", "passthrough"]},
         subscriptionRequired={"type": "boolean"},
-        subscriptionKey=_object(["header", "query"], header=_STRING, query=_STRING),
-        defaultApiVersion=_NULLABLE_STRING,
+        subscriptionKey=object_schema(["header", "query"], header=STRING, query=STRING),
+        defaultApiVersion=NULLABLE_STRING,
         openaiRoutes={"type": "boolean"},
-        policyFile=_NULLABLE_STRING,
+        policyFile=NULLABLE_STRING,
         deployments={
             "type": "array",
-            "items": _object(["id", "model"], id=_STRING, model=_NULLABLE_STRING),
+            "items": object_schema(["id", "model"], id=STRING, model=NULLABLE_STRING),
         },
-        operations={"type": "array", "items": _ref("Operation")},
+        operations={"type": "array", "items": ref("Operation")},
     ),
-    "Product": _object(
+    "Product": object_schema(
         ["id", "displayName", "apis", "policyFile"],
-        id=_STRING,
-        displayName=_STRING,
-        apis={"type": "array", "items": _STRING},
-        policyFile=_NULLABLE_STRING,
+        id=STRING,
+        displayName=STRING,
+        apis={"type": "array", "items": STRING},
+        policyFile=NULLABLE_STRING,
     ),
-    "Backend": _object(
+    "Backend": object_schema(
         ["id", "url", "kind", "credentialType"],
-        id=_STRING,
+        id=STRING,
         url={"type": "string", "description": "Without credentials."},
         kind={"type": "string", "enum": ["azure-openai", "openai"]},
         credentialType={"type": "string", "enum": ["none", "header", "entra"]},
     ),
     "Query": {
-        **_object(
+        **object_schema(
             ["query"],
             query={"type": "string", "minLength": 1},
             format={"type": "string", "enum": ["json", "csv", "table"]},
         ),
         "additionalProperties": False,
     },
-    "QueryResult": _object(
+    "QueryResult": object_schema(
         ["columns", "rows", "render", "truncated"],
         columns={
             "type": "array",
-            "items": _object(["name", "type"], name=_STRING, type=_STRING),
+            "items": object_schema(["name", "type"], name=STRING, type=STRING),
         },
         rows={"type": "array", "items": {"type": "array"}},
         render={"type": ["object", "null"]},
         truncated={"type": "boolean"},
     ),
+    **POLICY_SCHEMAS,
+    **LOG_SCHEMAS,
 }
 
-_SUBSCRIPTION_ID = _path_id("id", "The subscription's id.")
+_SUBSCRIPTION_ID = path_id("id", "The subscription's id.")
 _STATE_CHANGES = {
     "suspend": "Suspend a subscription: its keys are refused until activated.",
     "activate": "Activate a suspended or cancelled subscription.",
@@ -252,15 +189,15 @@ _STATE_CHANGES = {
 def _paths() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/openapi.json": {
-            "get": _operation(
+            "get": describe(
                 "getOpenApi",
                 "This document.",
-                {**_ok({"type": "object"}, "The OpenAPI 3.1 document."), **_errors()},
+                {**ok({"type": "object"}, "The OpenAPI 3.1 document."), **errors()},
                 tag="meta",
             )
         },
         "/query": {
-            "post": _operation(
+            "post": describe(
                 "runQuery",
                 "Run a KQL query over the gateway and LLM logs.",
                 {
@@ -270,67 +207,67 @@ def _paths() -> dict[str, Any]:
                             "X-Result-Truncated": {"schema": {"type": "string"}}
                         },
                         "content": {
-                            _JSON: {"schema": _ref("QueryResult")},
-                            "text/csv": {"schema": _STRING},
-                            "text/plain": {"schema": _STRING},
+                            JSON: {"schema": ref("QueryResult")},
+                            "text/csv": {"schema": STRING},
+                            "text/plain": {"schema": STRING},
                         },
                     },
-                    **_errors(400, 413, 503, 504),
+                    **errors(400, 413, 503, 504),
                 },
                 tag="logs",
-                body=_body(_ref("Query")),
+                body=json_body(ref("Query")),
             )
         },
         "/subscriptions": {
-            "get": _operation(
+            "get": describe(
                 "listSubscriptions",
                 "The subscriptions, without their keys.",
-                {**_ok(_collection("Subscription"), "The subscriptions."), **_errors()},
+                {**ok(collection("Subscription"), "The subscriptions."), **errors()},
                 tag="subscriptions",
             ),
-            "post": _operation(
+            "post": describe(
                 "createSubscription",
                 "Create a subscription; its two keys are shown this once.",
                 {
-                    **_ok(_ref("CreatedSubscription"), "Created.", 201),
-                    **_errors(400, 409, 413),
+                    **ok(ref("CreatedSubscription"), "Created.", 201),
+                    **errors(400, 409, 413),
                 },
                 tag="subscriptions",
-                body=_body(_ref("NewSubscription")),
+                body=json_body(ref("NewSubscription")),
             ),
         },
         "/subscriptions/{id}": {
             "parameters": [_SUBSCRIPTION_ID],
-            "get": _operation(
+            "get": describe(
                 "getSubscription",
                 "One subscription, without its keys.",
-                {**_ok(_ref("Subscription"), "The subscription."), **_errors(404)},
+                {**ok(ref("Subscription"), "The subscription."), **errors(404)},
                 tag="subscriptions",
             ),
         },
         "/subscriptions/{id}/regenerate": {
             "parameters": [_SUBSCRIPTION_ID],
-            "post": _operation(
+            "post": describe(
                 "regenerateSubscriptionKey",
                 "Replace one key; the new key is shown this once.",
                 {
-                    **_ok(_ref("RegeneratedKey"), "The new key."),
-                    **_errors(400, 404, 413),
+                    **ok(ref("RegeneratedKey"), "The new key."),
+                    **errors(400, 404, 413),
                 },
                 tag="subscriptions",
-                body=_body(_ref("Regenerate")),
+                body=json_body(ref("Regenerate")),
             ),
         },
     }
     for action, summary in _STATE_CHANGES.items():
         paths[f"/subscriptions/{{id}}/{action}"] = {
             "parameters": [_SUBSCRIPTION_ID],
-            "post": _operation(
+            "post": describe(
                 f"{action}Subscription",
                 summary,
                 {
-                    **_ok(_ref("Subscription"), "The changed subscription."),
-                    **_errors(404),
+                    **ok(ref("Subscription"), "The changed subscription."),
+                    **errors(404),
                 },
                 tag="subscriptions",
             ),
@@ -338,40 +275,42 @@ def _paths() -> dict[str, Any]:
     paths.update(
         {
             "/apis": {
-                "get": _operation(
+                "get": describe(
                     "listApis",
                     "The APIs with their operations.",
-                    {**_ok(_collection("Api"), "The APIs."), **_errors()},
+                    {**ok(collection("Api"), "The APIs."), **errors()},
                     tag="configuration",
                 )
             },
             "/apis/{api}": {
-                "parameters": [_path_id("api", "The API's id.")],
-                "get": _operation(
+                "parameters": [path_id("api", "The API's id.")],
+                "get": describe(
                     "getApi",
                     "One API with its operations.",
-                    {**_ok(_ref("Api"), "The API."), **_errors(404)},
+                    {**ok(ref("Api"), "The API."), **errors(404)},
                     tag="configuration",
                 ),
             },
             "/products": {
-                "get": _operation(
+                "get": describe(
                     "listProducts",
                     "The products and the APIs they grant.",
-                    {**_ok(_collection("Product"), "The products."), **_errors()},
+                    {**ok(collection("Product"), "The products."), **errors()},
                     tag="configuration",
                 )
             },
             "/backends": {
-                "get": _operation(
+                "get": describe(
                     "listBackends",
                     "The backends: URL and credential type, never a secret.",
-                    {**_ok(_collection("Backend"), "The backends."), **_errors()},
+                    {**ok(collection("Backend"), "The backends."), **errors()},
                     tag="configuration",
                 )
             },
         }
     )
+    paths.update(policy_paths())
+    paths.update(log_paths())
     return paths
 
 
@@ -379,9 +318,9 @@ def _responses() -> dict[str, Any]:
     return {
         str(status): {
             "description": description,
-            "content": {_JSON: {"schema": _ref("Error")}},
+            "content": {JSON: {"schema": ref("Error")}},
         }
-        for status, description in _ERROR_REASONS.items()
+        for status, description in ERROR_REASONS.items()
     }
 
 

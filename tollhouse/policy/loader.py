@@ -128,9 +128,24 @@ class PolicyLoader:
             root = _read_file(path)
         except InvalidPolicyDocument as exc:
             return list(exc.errors)
-        builder = _Builder(self, Scope.API)
+        return self._check_root(root, Path(path).stem, Scope.API)
+
+    def check_text(
+        self, text: str, *, source: str, scope: Scope = Scope.API
+    ) -> list[PolicyDocumentError]:
+        """As `check`, for a document or fragment in memory, at ``scope``."""
+        try:
+            root = read_xml(text, source=source)
+        except PolicyDocumentError as exc:
+            return [exc]
+        return self._check_root(root, Path(source).stem, scope)
+
+    def _check_root(
+        self, root: XmlElement, fragment_id: str, scope: Scope
+    ) -> list[PolicyDocumentError]:
+        builder = _Builder(self, scope)
         if root.name == "fragment":
-            builder.fragment_file(root, Path(path).stem)
+            builder.fragment_file(root, fragment_id)
         else:
             builder.document(root)
         if not builder.errors:

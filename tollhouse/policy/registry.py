@@ -64,14 +64,7 @@ class PolicyRegistry:
         listing them all.
         """
         base = config_dir(config)
-        fragments_dir = config.policy_fragments_dir
-        loader = PolicyLoader(
-            named_values=named_values_from_config(
-                config, os.environ if environ is None else environ
-            ),
-            fragments=fragments_in(base / fragments_dir) if fragments_dir else {},
-            backends=set(config.backends),
-        )
+        loader = gateway_loader(config, os.environ if environ is None else environ)
         _check_operation_ids(config)
 
         def load(path: str | None, scope: Scope) -> Document | None:
@@ -112,6 +105,18 @@ class PolicyRegistry:
             )
             self._cache[key] = found
         return found
+
+
+def gateway_loader(config: GatewayConfig, environ: Mapping[str, str]) -> PolicyLoader:
+    """A loader with the named values, fragments and backends of ``config``."""
+    fragments_dir = config.policy_fragments_dir
+    return PolicyLoader(
+        named_values=named_values_from_config(config, environ),
+        fragments=(
+            fragments_in(config_dir(config) / fragments_dir) if fragments_dir else {}
+        ),
+        backends=set(config.backends),
+    )
 
 
 def is_plain_forward(document: Document) -> bool:

@@ -61,6 +61,15 @@ class PolicyWatcher:
                 self._stamp = stamp
                 await self.reload()
 
+    async def reload_now(self) -> bool:
+        """Reload at once and wait for it, for a change the gateway made itself.
+
+        The files are stamped first, so the watch loop does not reload the
+        same change a second time.
+        """
+        self._stamp = await asyncio.to_thread(self.stamp)
+        return await self.reload()
+
     async def reload(self) -> bool:
         """Load every document anew; on success use them, else keep the old."""
         try:
