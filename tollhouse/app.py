@@ -41,6 +41,7 @@ from .credentials import (
     ManagedIdentityTokens,
     backend_auth,
 )
+from .diagnostics import DiagnosticsSettings
 from .errors import TollhouseError
 from .listener import Server, malformed_row
 from .management.keys import AdminKeys
@@ -155,6 +156,7 @@ class Gateway:
             key_header_names=frozenset(
                 key_header(api).lower() for api in config.apis.values()
             ),
+            diagnostics=DiagnosticsSettings(config, self._settings),
         )
         self.pipeline = Pipeline(
             self._runtime,
@@ -180,6 +182,7 @@ class Gateway:
                     lambda: self.runtime.policies,
                     self.reload_policies_now,
                 ),
+                diagnostics=self._runtime.diagnostics,
             )
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
         if policies.configured or config.policy_fragments_dir:

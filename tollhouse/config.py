@@ -227,6 +227,11 @@ class DiagnosticsConfig:
     body_bytes: int = setting(
         0, help="Bytes of request/response bodies kept in the gateway log."
     )
+    # The fields the file gave; None (built in code) means those that differ
+    # from the defaults.  An API's given fields override the global setting.
+    given: frozenset[str] | None = field(
+        default=None, compare=False, metadata={"internal": True}
+    )
 
 
 @dataclass(frozen=True)
@@ -324,6 +329,11 @@ class GatewayConfig:
         default_factory=dict, help="Backends by name."
     )
     apis: dict[str, ApiConfig] = setting(default_factory=dict, help="APIs by id.")
+    diagnostics: DiagnosticsConfig = setting(
+        default_factory=DiagnosticsConfig,
+        help="What is logged for every API; an API's own `diagnostics` "
+        "override it field by field.",
+    )
     products: dict[str, ProductConfig] = setting(
         default_factory=dict, help="Products by id."
     )
@@ -437,6 +447,8 @@ def _build(cls: type[Any], data: Any, path: str, source: str) -> Any:
         if name not in values and _required(f):
             where = f"{path}.{name}" if path else name
             raise ConfigError("required setting is missing", source=source, path=where)
+    if any(f.name == "given" for f in dataclasses.fields(cls)):
+        values["given"] = frozenset(values)
     return cls(**values)
 
 
@@ -522,18 +534,23 @@ def validate(config: GatewayConfig) -> None:
     _check_port(config.listener.port, source)
     _check_port(config.management.port, source, "management.port")
     _check_trusted_proxies(config.listener.trusted_proxies, source)
+    scopes = [("diagnostics", config.diagnostics)] + [
+        (f"apis.{name}.diagnostics", api.diagnostics)
+        for name, api in config.apis.items()
+    ]
+    for where, diagnostics in scopes:
+        if not 0 <= diagnostics.sampling_percentage <= 100:
+            raise ConfigError(
+                "must be between 0 and 100",
+                source=source,
+                path=f"{where}.sampling_percentage",
+            )
     for name, api in config.apis.items():
         if api.backend not in config.backends:
             raise ConfigError(
                 f"backend {api.backend!r} is not defined under backends",
                 source=source,
                 path=f"apis.{name}.backend",
-            )
-        if not 0 <= api.diagnostics.sampling_percentage <= 100:
-            raise ConfigError(
-                "must be between 0 and 100",
-                source=source,
-                path=f"apis.{name}.diagnostics.sampling_percentage",
             )
     _check_paths_unique(config)
     _check_openai_routes(config)
@@ -613,6 +630,8 @@ def _check_numbers(config: GatewayConfig) -> None:
         checks.append(
             (f"backends.{name}.max_response_bytes", backend.max_response_bytes)
         )
+    cap = config.diagnostics.max_message_bytes
+    checks.append(("diagnostics.max_message_bytes", cap))
     for name, api in config.apis.items():
         cap = api.diagnostics.max_message_bytes
         checks.append((f"apis.{name}.diagnostics.max_message_bytes", cap))

@@ -174,7 +174,10 @@ def _error_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
                 }
             ]
         )
-    if exchange.error_body is not None and _diagnostics(exchange).always_log_errors:
+    if (
+        exchange.error_body is not None
+        and _diagnostics(runtime, exchange).always_log_errors
+    ):
         columns["ResponseBody"] = runtime.scrub(exchange.error_body)
     return columns
 
@@ -192,8 +195,9 @@ def _span_ms(start: float | None, end: float | None) -> float | None:
     return round((end - start) * 1000.0, 3)
 
 
-def _diagnostics(exchange: Exchange) -> DiagnosticsConfig:
-    return exchange.route.api.diagnostics if exchange.route else DiagnosticsConfig()
+def _diagnostics(runtime: Runtime, exchange: Exchange) -> DiagnosticsConfig:
+    route = exchange.route
+    return runtime.diagnostics_for(route.api_id) if route else DiagnosticsConfig()
 
 
 # The LLM log --------------------------------------------------------------
@@ -234,7 +238,7 @@ def _llm_rows(runtime: Runtime, exchange: Exchange, when: str) -> list[dict[str,
         "BackendId": exchange.backend_id,
     }
     rows = [_usage_row(common, exchange, result, usage)]
-    diagnostics = route.api.diagnostics
+    diagnostics = runtime.diagnostics_for(route.api_id)
     if _log_messages(diagnostics, exchange):
         try:
             pieces = _message_rows(runtime, common, exchange, result, diagnostics)

@@ -9,8 +9,9 @@ from urllib.parse import quote, unquote_plus
 from aiohttp import web
 
 from .callers import TrustedProxies
-from .config import BackendConfig, GatewayConfig
+from .config import BackendConfig, DiagnosticsConfig, GatewayConfig
 from .credentials import BackendAuth, ManagedIdentityTokens
+from .diagnostics import DiagnosticsSettings
 from .policy.registry import PolicyRegistry
 from .routing import Route, Router
 from .store.writer import LogWriter
@@ -118,6 +119,15 @@ class Runtime:
     key_query_names: frozenset[str] = frozenset()
     key_header_names: frozenset[str] = frozenset()
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    # Changed by the management API; read per request (see diagnostics.py).
+    diagnostics: DiagnosticsSettings | None = None
+
+    def diagnostics_for(self, api_id: str) -> DiagnosticsConfig:
+        """The diagnostics setting a request to ``api_id`` is logged with."""
+        if self.diagnostics is None:
+            api = self.config.apis.get(api_id)
+            return api.diagnostics if api is not None else DiagnosticsConfig()
+        return self.diagnostics.for_api(api_id)
 
     def loggable_request_url(self, request: web.BaseRequest) -> str:
         url = f"{request.scheme}://{request.host}{request.raw_path}"

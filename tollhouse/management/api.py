@@ -7,6 +7,9 @@
     GET  /logs, /logs/{correlation_id}    search the gateway log (logs.py)
     /policies..., /apis/{api}/operations/{operation}/policy    policy
                           documents: read, validate, replace (policies.py)
+    /diagnostics, /apis/{api}/diagnostics    what the LLM log keeps, read
+                          and changed at run time (diagnostics.py)
+    GET  /usage           requests, errors and tokens by group (usage.py)
 
 Every request carries the admin key, as ``Authorization: Bearer KEY`` or in
 the ``api-key`` header.  ``/query`` answers with the JSON object
@@ -30,7 +33,7 @@ Status      ``error.code``                   When
                                              an unknown table, column, function
 400         ``InvalidRequestBody``           not the JSON object the route takes
 400         ``InvalidParameter``             a query parameter of ``/logs``
-                                             that is not valid
+                                             or ``/usage`` that is not valid
 400         ``InvalidPolicyDocument``        a replacement policy document that
                                              does not validate
 401         ``AdminKeyMissing``,             no admin key, or a wrong one
@@ -64,6 +67,9 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from ..config import GatewayConfig
+from ..dashboard import PREFIX as DASHBOARD
+from ..dashboard import Dashboard
+from ..diagnostics import DiagnosticsSettings
 from ..errors import ManagementError, StoreError
 from ..kql.errors import QueryError, QueryLimitExceeded
 from ..kql.run import QueryEngine, QueryResult, run_query
@@ -78,10 +84,12 @@ from ..subscriptions import SubscriptionStore
 from . import openapi
 from .bodies import bad_body, error_response, json_response, read_object
 from .configuration import ConfigurationRoutes
+from .diagnostics import DiagnosticsRoutes
 from .keys import AdminKeys
 from .logs import LogRoutes
 from .policies import PolicyAccess, PolicyRoutes
 from .subscriptions import SubscriptionRoutes
+from .usage import UsageRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +123,8 @@ class ManagementApi:
         subscriptions: SubscriptionStore,
         keys_changed: Callable[[], None],
         policies: PolicyAccess,
+        *,
+        diagnostics: DiagnosticsSettings | None = None,
     ) -> None:
         self.config = config
         self._admin_keys = admin_keys
@@ -131,7 +141,14 @@ class ManagementApi:
         SubscriptionRoutes(config, subscriptions, keys_changed).add_to(router)
         ConfigurationRoutes(config).add_to(router)
         PolicyRoutes(config, policies).add_to(router)
-        LogRoutes(self._engine, self._pool, self._limits).add_to(router)
+        logs = LogRoutes(self._engine, self._pool, self._limits)
+        logs.add_to(router)
+        self.dashboard = Dashboard(config, admin_keys, logs)
+        self.dashboard.mount(self.app)
+        self.diagnostics = diagnostics or DiagnosticsSettings(config)
+        DiagnosticsRoutes(config, self.diagnostics).add_to(router)
+        self.usage = UsageRoutes(self._engine, self._pool, self._limits)
+        self.usage.add_to(router)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -184,6 +201,8 @@ class ManagementApi:
     async def _authorize(
         self, request: web.Request, handler: Handler
     ) -> web.StreamResponse:
+        if request.path.startswith(f"{DASHBOARD}/") or request.path == DASHBOARD:
+            return await handler(request)  # its pages take a session instead
         presented = _presented_key(request)
         if presented is None:
             code = "AdminKeyMissing"

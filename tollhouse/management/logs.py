@@ -20,7 +20,7 @@ import base64
 import binascii
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -32,7 +32,7 @@ from aiohttp import web
 from ..errors import ManagementError, StoreError
 from ..kql.errors import QueryLimitExceeded
 from ..kql.run import QueryEngine, QueryLimits
-from ..logsearch import MAX_PAGE, Cursor, Filters, find, search
+from ..logsearch import MAX_PAGE, Cursor, Filters, Page, find, search
 from ..logview import Messages, reassemble
 from .bodies import json_response, not_found
 
@@ -74,25 +74,35 @@ class LogRoutes:
         router.add_get("/logs", self._list)
         router.add_get("/logs/{correlation_id}", self._get)
 
-    async def _list(self, request: web.Request) -> web.Response:
-        filters, limit, after = _read_query(request)
-        page = await self._run(
+    async def page(
+        self, filters: Filters, limit: int, after: Cursor | None = None
+    ) -> Page:
+        """One page of the search, read on the query threads."""
+        return await self._run(
             lambda: search(
                 self._engine, filters, limit=limit, after=after, timeout=self._timeout
             )
         )
-        items = [summary_json(row) for row in page.items]
-        following = None if page.next is None else _encode(page.next)
-        return json_response({"value": items, "count": len(items), "next": following})
 
-    async def _get(self, request: web.Request) -> web.Response:
-        correlation_id = request.match_info["correlation_id"]
+    async def detail(self, correlation_id: str) -> dict[str, Any]:
+        """One request as `detail_json` shows it; 404 when there is none."""
         row, llm_rows = await self._run(
             lambda: find(self._engine, correlation_id, timeout=self._timeout)
         )
         if row is None:
             raise not_found("request with correlation id", correlation_id)
-        return json_response(detail_json(row, llm_rows))
+        return detail_json(row, llm_rows)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        filters, limit, after = read_query(request.query)
+        page = await self.page(filters, limit, after)
+        items = [summary_json(row) for row in page.items]
+        following = None if page.next is None else encode_cursor(page.next)
+        return json_response({"value": items, "count": len(items), "next": following})
+
+    async def _get(self, request: web.Request) -> web.Response:
+        correlation_id = request.match_info["correlation_id"]
+        return json_response(await self.detail(correlation_id))
 
     async def _run(self, read: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -149,8 +159,11 @@ def detail_json(row: dict[str, Any], llm_rows: list[dict[str, Any]]) -> dict[str
     }
 
 
-def _read_query(request: web.Request) -> tuple[Filters, int, Cursor | None]:
-    query = request.query
+def read_query(query: Mapping[str, str]) -> tuple[Filters, int, Cursor | None]:
+    """The filters, page size and cursor of ``GET /logs`` query parameters.
+
+    A parameter that is not valid raises a 400 ``InvalidParameter``.
+    """
     unknown = sorted(set(query) - _PARAMETERS)
     if unknown:
         known = ", ".join(sorted(_PARAMETERS))
@@ -177,7 +190,7 @@ def _read_query(request: web.Request) -> tuple[Filters, int, Cursor | None]:
     )
 
 
-def _time(query: Any, name: str) -> datetime | None:
+def _time(query: Mapping[str, str], name: str) -> datetime | None:
     text = query.get(name)
     if text is None:
         return None
@@ -210,7 +223,8 @@ def _limit(text: str | None) -> int:
     return int(text)
 
 
-def _encode(cursor: Cursor) -> str:
+def encode_cursor(cursor: Cursor) -> str:
+    """``cursor`` as the ``next`` of a page: opaque text for a URL."""
     raw = orjson.dumps([cursor.time, cursor.correlation_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -28,6 +28,7 @@ from .openapi_parts import (
     ref,
 )
 from .openapi_policies import POLICY_SCHEMAS, policy_paths
+from .openapi_usage import USAGE_SCHEMAS, usage_paths
 
 _SCHEMAS: dict[str, Any] = {
     "Error": object_schema(
@@ -176,6 +177,7 @@ _SCHEMAS: dict[str, Any] = {
     ),
     **POLICY_SCHEMAS,
     **LOG_SCHEMAS,
+    **USAGE_SCHEMAS,
 }
 
 _SUBSCRIPTION_ID = path_id("id", "The subscription's id.")
@@ -311,6 +313,7 @@ def _paths() -> dict[str, Any]:
     )
     paths.update(policy_paths())
     paths.update(log_paths())
+    paths.update(usage_paths())
     return paths
 
 

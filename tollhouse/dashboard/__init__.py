@@ -1,0 +1,18 @@
+"""The dashboard: pages for operators, served by the management listener.
+
+    /dashboard/login      the admin key in, a session cookie out
+    /dashboard/logout     POST: ends the session
+    /dashboard/logs...    the Logs page and one request in full (logs.py)
+    /dashboard/static/... htmx and the style sheet, shipped in the package
+
+Everything but the login page and the static files takes a session: the
+cookie ``tollhouse_session`` (``HttpOnly``, ``SameSite=Strict``,
+``Path=/dashboard``, ``Secure`` over https) made at login.  Every POST,
+PUT, PATCH and DELETE must come from the dashboard's own origin and carry
+the session's CSRF token.  The cookie authorises dashboard pages only: the
+JSON routes of the management API still want the admin key itself.
+"""
+
+from .site import COOKIE, PREFIX, Dashboard
+
+__all__ = ["COOKIE", "PREFIX", "Dashboard"]
