@@ -3,7 +3,9 @@
     /dashboard/login      the admin key in, a session cookie out
     /dashboard/logout     POST: ends the session
     /dashboard/logs...    the Logs page and one request in full (logs.py)
-    /dashboard/static/... htmx and the style sheet, shipped in the package
+    /dashboard/subscriptions...  the list with usage; create, keys, states
+    /dashboard/query...   the Query page: KQL, results, charts (query.py)
+    /dashboard/static/... htmx, Chart.js, the style sheet, shipped in the package
 
 Everything but the login page and the static files takes a session: the
 cookie ``tollhouse_session`` (``HttpOnly``, ``SameSite=Strict``,

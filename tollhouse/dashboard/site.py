@@ -21,8 +21,11 @@ from aiohttp import web
 
 from ..config import GatewayConfig
 from ..errors import ManagementError, TollhouseError
+from ..kql.run import QueryResult
 from ..management.keys import AdminKeys
 from ..management.logs import LogRoutes
+from ..management.subscriptions import SubscriptionRoutes
+from ..management.usage import UsageRoutes
 from .sessions import Session, Sessions
 
 logger = logging.getLogger(__name__)
@@ -33,9 +36,15 @@ PREFIX = "/dashboard"
 COOKIE = "tollhouse_session"
 
 #: The pages in the navigation, in order: (name, title, path below PREFIX).
-PAGES = (("logs", "Logs", "/logs"),)
+PAGES = (
+    ("logs", "Logs", "/logs"),
+    ("query", "Query", "/query"),
+    ("subscriptions", "Subscriptions", "/subscriptions"),
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: Runs KQL off the event loop, within the query limits (the management API's).
+QueryRunner = Callable[[str], Awaitable[QueryResult]]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _PUBLIC = frozenset({f"{PREFIX}/login"})
 _HEADERS = {
@@ -56,6 +65,10 @@ class Dashboard:
         admin_keys: AdminKeys,
         logs: LogRoutes,
         sessions: Sessions | None = None,
+        *,
+        queries: QueryRunner | None = None,
+        subscriptions: SubscriptionRoutes | None = None,
+        usage: UsageRoutes | None = None,
     ) -> None:
         self.config = config
         self._admin_keys = admin_keys
@@ -85,6 +98,15 @@ class Dashboard:
         from .logs import LogsPage
 
         LogsPage(self, logs).add_to(router)
+
+        if subscriptions is not None and usage is not None:
+            from .subscriptions import SubscriptionsPage
+
+            SubscriptionsPage(self, subscriptions, usage).add_to(router)
+        if queries is not None:
+            from .query import QueryPage
+
+            QueryPage(self, queries).add_to(router)
 
     def mount(self, parent: web.Application) -> None:
         """Serve the dashboard from ``parent`` at `PREFIX`."""

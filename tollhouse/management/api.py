@@ -138,17 +138,25 @@ class ManagementApi:
         router = self.app.router
         router.add_get("/openapi.json", self._openapi)
         router.add_post("/query", self._query)
-        SubscriptionRoutes(config, subscriptions, keys_changed).add_to(router)
+        subscription_routes = SubscriptionRoutes(config, subscriptions, keys_changed)
+        subscription_routes.add_to(router)
         ConfigurationRoutes(config).add_to(router)
         PolicyRoutes(config, policies).add_to(router)
         logs = LogRoutes(self._engine, self._pool, self._limits)
         logs.add_to(router)
-        self.dashboard = Dashboard(config, admin_keys, logs)
+        self.usage = UsageRoutes(self._engine, self._pool, self._limits)
+        self.usage.add_to(router)
+        self.dashboard = Dashboard(
+            config,
+            admin_keys,
+            logs,
+            queries=self.run_query,
+            subscriptions=subscription_routes,
+            usage=self.usage,
+        )
         self.dashboard.mount(self.app)
         self.diagnostics = diagnostics or DiagnosticsSettings(config)
         DiagnosticsRoutes(config, self.diagnostics).add_to(router)
-        self.usage = UsageRoutes(self._engine, self._pool, self._limits)
-        self.usage.add_to(router)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -222,14 +230,22 @@ class ManagementApi:
 
     # POST /query -----------------------------------------------------------
 
+    async def run_query(self, text: str) -> QueryResult:
+        """Run KQL ``text`` on the query pool, within the configured limits.
+
+        Raises what `run_query` raises: `QueryError`, `QueryLimitExceeded`
+        and `StoreError`.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, run_query, self._engine, text, self._limits
+        )
+
     async def _query(self, request: web.Request) -> web.Response:
         text, fmt = await self._read_query(request)
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
         try:
-            result = await loop.run_in_executor(
-                self._pool, run_query, self._engine, text, self._limits
-            )
+            result = await self.run_query(text)
         except QueryLimitExceeded as exc:
             raise ManagementError(504, "QueryLimitExceeded", exc.message) from exc
         except QueryError as exc:

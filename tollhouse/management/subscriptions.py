@@ -43,8 +43,10 @@ from .bodies import (
 logger = logging.getLogger(__name__)
 
 _NEW_FIELDS = ("id", "displayName", "scope")
-_SLOTS: tuple[Slot, ...] = ("primary", "secondary")
-_STATE_BY_ACTION: dict[str, State] = {
+#: The key slots of a subscription.
+SLOTS: tuple[Slot, ...] = ("primary", "secondary")
+#: The state each action of ``POST /subscriptions/{id}/ACTION`` sets.
+STATE_BY_ACTION: dict[str, State] = {
     "suspend": "suspended",
     "activate": "active",
     "cancel": "cancelled",
@@ -82,7 +84,7 @@ class SubscriptionRoutes:
         router.add_post("/subscriptions", self._create)
         router.add_get("/subscriptions/{id}", self._get)
         router.add_post("/subscriptions/{id}/regenerate", self._regenerate)
-        for action in _STATE_BY_ACTION:
+        for action in STATE_BY_ACTION:
             router.add_post(f"/subscriptions/{{id}}/{action}", self._set_state)
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -104,23 +106,12 @@ class SubscriptionRoutes:
             raise bad_body("'id' must be a string such as 'team-a'.")
         name = optional_string(body, "displayName", sub_id)
         scope = optional_string(body, "scope", ALL_APIS)
-        self._check_target(scope)
-        if self._store.get(sub_id) is not None:
-            raise ManagementError(
-                409, "Conflict", f"There is already a subscription {sub_id!r}."
-            )
-
-        try:
-            sub = self._store.create(sub_id, name, scope)
-        except SubscriptionError as exc:
-            raise bad_body(_sentence(str(exc))) from exc
-        self._keys_changed()
-        logger.info("management API created subscription %s (%s)", sub.id, scope)
+        sub, primary, secondary = self.create(sub_id, name, scope)
 
         shown = {
             **subscription_json(sub),
-            "primaryKey": self._store.key(sub.id, "primary"),
-            "secondaryKey": self._store.key(sub.id, "secondary"),
+            "primaryKey": primary,
+            "secondaryKey": secondary,
         }
         headers = {**NO_STORE, "Location": f"/subscriptions/{sub.id}"}
         return json_response(shown, status=201, headers=headers)
@@ -131,31 +122,74 @@ class SubscriptionRoutes:
             request, self._limit, ("key",), example='{"key": "primary"}'
         )
         slot = body.get("key")
-        if slot not in _SLOTS:
+        if slot not in SLOTS:
             raise bad_body("'key' must be 'primary' or 'secondary'.")
 
-        key = self._store.regenerate(sub.id, slot)
-        self._keys_changed()
-        logger.info("management API regenerated the %s key of %s", slot, sub.id)
-
+        key = self.regenerate(sub.id, slot)
         shown = {**subscription_json(self._store.require(sub.id)), f"{slot}Key": key}
         return json_response(shown, headers=NO_STORE)
 
     async def _set_state(self, request: web.Request) -> web.Response:
         sub = self._require(request)
         action = request.path.rsplit("/", 1)[1]
-        state = _STATE_BY_ACTION[action]
-        changed = self._store.set_state(sub.id, state)
-        self._keys_changed()
-        logger.info("management API set subscription %s %s", sub.id, state)
+        changed = self.set_state(sub.id, STATE_BY_ACTION[action])
         return json_response(subscription_json(changed))
 
-    def _require(self, request: web.Request) -> Subscription:
-        sub_id = request.match_info["id"]
+    # Operations, shared with the dashboard -----------------------------------
+
+    def list(self) -> list[Subscription]:
+        """Every subscription, the built-in ``master`` among them."""
+        return self._store.list()
+
+    def require(self, sub_id: str) -> Subscription:
+        """The subscription ``sub_id``; a 404 `ManagementError` if there is none."""
         sub = self._store.get(sub_id)
         if sub is None:
             raise not_found("subscription", sub_id)
         return sub
+
+    def create(
+        self, sub_id: str, name: str, scope: str
+    ) -> tuple[Subscription, str, str]:
+        """A new active subscription, its primary key and its secondary key.
+
+        Refused with a `ManagementError`: 400 for a bad id or scope (or a
+        scope naming no configured API or product), 409 for a taken id.
+        The gateway accepts the keys once this returns.
+        """
+        self._check_target(scope)
+        if self._store.get(sub_id) is not None:
+            raise ManagementError(
+                409, "Conflict", f"There is already a subscription {sub_id!r}."
+            )
+        try:
+            sub = self._store.create(sub_id, name, scope)
+        except SubscriptionError as exc:
+            raise bad_body(_sentence(str(exc))) from exc
+        self._keys_changed()
+        logger.info("management API created subscription %s (%s)", sub.id, scope)
+
+        primary = self._store.key(sub.id, "primary")
+        return sub, primary, self._store.key(sub.id, "secondary")
+
+    def regenerate(self, sub_id: str, slot: Slot) -> str:
+        """A new key in ``slot`` of ``sub_id``; the old one stops working now."""
+        self.require(sub_id)
+        key = self._store.regenerate(sub_id, slot)
+        self._keys_changed()
+        logger.info("management API regenerated the %s key of %s", slot, sub_id)
+        return key
+
+    def set_state(self, sub_id: str, state: State) -> Subscription:
+        """``sub_id`` in ``state``, which the gateway enforces at once."""
+        self.require(sub_id)
+        changed = self._store.set_state(sub_id, state)
+        self._keys_changed()
+        logger.info("management API set subscription %s %s", sub_id, state)
+        return changed
+
+    def _require(self, request: web.Request) -> Subscription:
+        return self.require(request.match_info["id"])
 
     def _check_target(self, scope: str) -> None:
         # The store checks the scope's shape; the API or product must exist
