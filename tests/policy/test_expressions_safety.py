@@ -1047,3 +1047,11 @@ def test_properties_and_indexers_fail_cleanly(type_name: str) -> None:
         for value in _arguments(ev)[:12] if indexer.set else []:
             with contextlib.suppress(ExpressionError):
                 indexer.set(ev, _receivers()[type_name], key, value)
+
+
+def test_a_replace_count_beyond_what_the_regex_engine_counts_replaces_all() -> None:
+    # Found by test_library_members_fail_cleanly: a count past ssize_t
+    # reached the regex engine and raised OverflowError.
+    ev = runtime.Evaluation(PolicyContext(), 0)
+    pattern = lib_regex.compile_pattern("a")
+    assert lib_regex._replace(ev, pattern, "aaa", "b", 10**30) == "bbb"

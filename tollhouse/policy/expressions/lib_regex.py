@@ -316,10 +316,11 @@ def _replace(
     limit = int_of(count, "count")
     result = value
     if limit:
+        # A negative count is .NET's "all"; so is one larger than the text
+        # has places to match (and than the regex engine can count).
+        count = 0 if limit < 0 or limit > len(value) + 1 else limit
         with _time_limit():
-            result = pattern.sub(
-                expand, value, count=max(limit, 0), timeout=ev.remaining()
-            )
+            result = pattern.sub(expand, value, count=count, timeout=ev.remaining())
     check_length(len(result))
     ev.charge(len(result))
     return result
