@@ -116,7 +116,7 @@ def test_a_session_opens_the_pages(gateway: RunningGateway) -> None:
     browser = login(gateway)
 
     response = page(gateway, browser, "/dashboard/")
-    assert response.headers["Location"] == "/dashboard/logs"
+    assert response.headers["Location"] == "/dashboard/overview"
     logs = page(gateway, browser, "/dashboard/logs")
     assert logs.status_code == 200
     assert "<h1>Logs</h1>" in logs.text

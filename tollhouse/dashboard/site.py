@@ -24,6 +24,7 @@ from ..errors import ManagementError, TollhouseError
 from ..kql.run import QueryResult
 from ..management.keys import AdminKeys
 from ..management.logs import LogRoutes
+from ..management.policies import PolicyRoutes
 from ..management.subscriptions import SubscriptionRoutes
 from ..management.usage import UsageRoutes
 from .sessions import Session, Sessions
@@ -37,9 +38,11 @@ COOKIE = "tollhouse_session"
 
 #: The pages in the navigation, in order: (name, title, path below PREFIX).
 PAGES = (
+    ("overview", "Overview", "/overview"),
     ("logs", "Logs", "/logs"),
     ("query", "Query", "/query"),
     ("subscriptions", "Subscriptions", "/subscriptions"),
+    ("apis", "APIs and policies", "/apis"),
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,6 +72,7 @@ class Dashboard:
         queries: QueryRunner | None = None,
         subscriptions: SubscriptionRoutes | None = None,
         usage: UsageRoutes | None = None,
+        policies: PolicyRoutes | None = None,
     ) -> None:
         self.config = config
         self._admin_keys = admin_keys
@@ -99,6 +103,10 @@ class Dashboard:
 
         LogsPage(self, logs).add_to(router)
 
+        if usage is not None:
+            from .overview import OverviewPage
+
+            OverviewPage(self, usage).add_to(router)
         if subscriptions is not None and usage is not None:
             from .subscriptions import SubscriptionsPage
 
@@ -107,6 +115,10 @@ class Dashboard:
             from .query import QueryPage
 
             QueryPage(self, queries).add_to(router)
+        if policies is not None:
+            from .apis import ApisPage
+
+            ApisPage(self, policies).add_to(router)
 
     def mount(self, parent: web.Application) -> None:
         """Serve the dashboard from ``parent`` at `PREFIX`."""

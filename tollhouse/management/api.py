@@ -141,7 +141,8 @@ class ManagementApi:
         subscription_routes = SubscriptionRoutes(config, subscriptions, keys_changed)
         subscription_routes.add_to(router)
         ConfigurationRoutes(config).add_to(router)
-        PolicyRoutes(config, policies).add_to(router)
+        policy_routes = PolicyRoutes(config, policies)
+        policy_routes.add_to(router)
         logs = LogRoutes(self._engine, self._pool, self._limits)
         logs.add_to(router)
         self.usage = UsageRoutes(self._engine, self._pool, self._limits)
@@ -153,6 +154,7 @@ class ManagementApi:
             queries=self.run_query,
             subscriptions=subscription_routes,
             usage=self.usage,
+            policies=policy_routes,
         )
         self.dashboard.mount(self.app)
         self.diagnostics = diagnostics or DiagnosticsSettings(config)

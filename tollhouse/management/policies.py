@@ -58,7 +58,7 @@ class PolicyAccess:
 
 
 @dataclass(frozen=True)
-class _Target:
+class PolicyTarget:
     """One scope of the configuration and where its document lives."""
 
     scope: Scope
@@ -94,16 +94,7 @@ class PolicyRoutes:
         api_id = request.match_info["api"]
         operation_id = request.match_info["operation"]
         product_id = request.query.get("product")
-        api = self._config.apis.get(api_id)
-        if api is None:
-            raise not_found("API", api_id)
-        operations = OPERATIONS if api.template == "azure-openai" else (PASSTHROUGH,)
-        if operation_id not in {op.id for op in operations}:
-            raise not_found(f"operation of API {api_id!r}", operation_id)
-        if product_id is not None and product_id not in self._config.products:
-            raise not_found("product", product_id)
-
-        document = self._access.registry().effective(product_id, api_id, operation_id)
+        document = self.effective(api_id, operation_id, product_id)
         return json_response(
             {
                 "api": api_id,
@@ -114,33 +105,40 @@ class PolicyRoutes:
             }
         )
 
+    def effective(
+        self, api_id: str, operation_id: str, product_id: str | None = None
+    ) -> Document:
+        """The document an operation of an API runs, for a product or none."""
+        api = self._config.apis.get(api_id)
+        if api is None:
+            raise not_found("API", api_id)
+        operations = OPERATIONS if api.template == "azure-openai" else (PASSTHROUGH,)
+        if operation_id not in {op.id for op in operations}:
+            raise not_found(f"operation of API {api_id!r}", operation_id)
+        if product_id is not None and product_id not in self._config.products:
+            raise not_found("product", product_id)
+        return self._access.registry().effective(product_id, api_id, operation_id)
+
     # POST /policies/validate ----------------------------------------------
 
     async def _validate(self, request: web.Request) -> web.Response:
-        text = await self._read_document(request)
-        loader = gateway_loader(self._config, self._access.environ)
-        errors = loader.check_text(text, source="<request>")
+        errors = self.validate(await self._read_document(request))
         return json_response(
             {"valid": not errors, "errors": [_error_json(e) for e in errors]}
         )
+
+    def validate(
+        self, text: str, *, source: str = "<request>", scope: Scope = Scope.API
+    ) -> list[PolicyDocumentError]:
+        """The errors of ``text`` as the gateway's loader sees them; none if valid."""
+        loader = gateway_loader(self._config, self._access.environ)
+        return loader.check_text(text, source=source, scope=scope)
 
     # GET and PUT /policies/{scope} ----------------------------------------
 
     async def _get(self, request: web.Request) -> web.Response:
         target = self._target(request)
-        if target.policy_file is None:
-            raise ManagementError(
-                404,
-                "NotFound",
-                f"The {target.name} has no policy document; {target.key} is not set.",
-            )
-        path = config_dir(self._config) / target.policy_file
-        try:
-            text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
-        except OSError as exc:
-            raise ManagementError(
-                404, "NotFound", f"The policy file of the {target.name} cannot be read."
-            ) from exc
+        text = await self.read(target)
         return json_response(
             {"scope": str(target.scope), "policyFile": target.policy_file, "xml": text}
         )
@@ -148,16 +146,50 @@ class PolicyRoutes:
     async def _put(self, request: web.Request) -> web.Response:
         target = self._target(request)
         if target.policy_file is None:
-            raise ManagementError(
-                409,
-                "Conflict",
-                f"The {target.name} has no policy file to write; set "
-                f"{target.key} in the configuration, then restart the gateway.",
-            )
+            raise _no_file(target)
         text = await self._read_document(request)
-        path = config_dir(self._config) / target.policy_file
-        loader = gateway_loader(self._config, self._access.environ)
-        errors = loader.check_text(text, source=str(path), scope=target.scope)
+        reloaded = await self.replace(target, text)
+        return json_response(
+            {
+                "scope": str(target.scope),
+                "policyFile": target.policy_file,
+                "reloaded": reloaded,
+            }
+        )
+
+    def path_of(self, target: PolicyTarget) -> Path | None:
+        """Where the document of ``target`` lives; None without a policy file."""
+        if target.policy_file is None:
+            return None
+        return config_dir(self._config) / target.policy_file
+
+    async def read(self, target: PolicyTarget) -> str:
+        """The text of the document of ``target``; 404 if it has none."""
+        path = self.path_of(target)
+        if path is None:
+            raise ManagementError(
+                404,
+                "NotFound",
+                f"The {target.name} has no policy document; {target.key} is not set.",
+            )
+        try:
+            return await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+        except OSError as exc:
+            raise ManagementError(
+                404, "NotFound", f"The policy file of the {target.name} cannot be read."
+            ) from exc
+
+    async def replace(self, target: PolicyTarget, text: str) -> bool:
+        """Write ``text`` as the document of ``target`` and reload every document.
+
+        Refuses (400 ``InvalidPolicyDocument``, the errors in its details) a
+        document that does not validate, and (409) a scope without a file.
+        True when the reload succeeded.
+        """
+        path = self.path_of(target)
+        if path is None:
+            raise _no_file(target)
+        errors = self.validate(text, source=str(path), scope=target.scope)
         if errors:
             raise ManagementError(
                 400,
@@ -176,38 +208,44 @@ class PolicyRoutes:
             path,
             extra={"reloaded": reloaded},
         )
-        return json_response(
-            {
-                "scope": str(target.scope),
-                "policyFile": target.policy_file,
-                "reloaded": reloaded,
-            }
+        return reloaded
+
+    def _target(self, request: web.Request) -> PolicyTarget:
+        info = request.match_info
+        return self.target(
+            api_id=info.get("api"),
+            operation_id=info.get("operation"),
+            product_id=info.get("product"),
         )
 
-    def _target(self, request: web.Request) -> _Target:
-        info = request.match_info
+    def target(
+        self,
+        *,
+        api_id: str | None = None,
+        operation_id: str | None = None,
+        product_id: str | None = None,
+    ) -> PolicyTarget:
+        """A scope: global with no argument, a product, an API or an operation."""
         config = self._config
-        if "api" not in info and "product" not in info:
-            return _Target(
+        if api_id is None and product_id is None:
+            return PolicyTarget(
                 Scope.GLOBAL, "global scope", "policy_file", config.policy_file
             )
-        if "product" in info:
-            product_id = info["product"]
+        if product_id is not None:
             product = config.products.get(product_id)
             if product is None:
                 raise not_found("product", product_id)
             key = f"products.{product_id}.policy_file"
             name = f"product {product_id!r}"
-            return _Target(Scope.PRODUCT, name, key, product.policy_file)
+            return PolicyTarget(Scope.PRODUCT, name, key, product.policy_file)
 
-        api_id = info["api"]
+        assert api_id is not None
         api = config.apis.get(api_id)
         if api is None:
             raise not_found("API", api_id)
-        if "operation" not in info:
+        if operation_id is None:
             key = f"apis.{api_id}.policy_file"
-            return _Target(Scope.API, f"API {api_id!r}", key, api.policy_file)
-        operation_id = info["operation"]
+            return PolicyTarget(Scope.API, f"API {api_id!r}", key, api.policy_file)
         operations = OPERATIONS if api.template == "azure-openai" else (PASSTHROUGH,)
         if operation_id not in {op.id for op in operations}:
             raise not_found(f"operation of API {api_id!r}", operation_id)
@@ -215,7 +253,7 @@ class PolicyRoutes:
         key = f"apis.{api_id}.operations.{operation_id}.policy_file"
         name = f"operation {operation_id!r} of API {api_id!r}"
         policy_file = settings.policy_file if settings is not None else None
-        return _Target(Scope.OPERATION, name, key, policy_file)
+        return PolicyTarget(Scope.OPERATION, name, key, policy_file)
 
     async def _read_document(self, request: web.Request) -> str:
         """The document the body holds: XML itself, or ``{"xml": "..."}``."""
@@ -294,6 +332,15 @@ def _element_json(element: Element) -> dict[str, Any]:
         "line": element.position.line,
         "column": element.position.column,
     }
+
+
+def _no_file(target: PolicyTarget) -> ManagementError:
+    return ManagementError(
+        409,
+        "Conflict",
+        f"The {target.name} has no policy file to write; set "
+        f"{target.key} in the configuration, then restart the gateway.",
+    )
 
 
 def _error_json(error: PolicyDocumentError) -> dict[str, Any]:

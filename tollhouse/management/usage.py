@@ -38,6 +38,7 @@ GROUPS: Mapping[str, str] = {
     "operation": "OperationId",
     "day": "bin(TimeGenerated, 1d)",
     "hour": "bin(TimeGenerated, 1h)",
+    "5min": "bin(TimeGenerated, 5m)",
 }
 _DEFAULT_SPAN = timedelta(days=1)
 _PARAMETERS = frozenset({"from", "to", "by"})
