@@ -5,16 +5,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.dashboard_support import CHROMIUM, CHROMIUM_ARGS
 from tests.support import (
     RunningGateway,
     ScriptedBackend,
     default_config,
     scripted_config,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +55,18 @@ def scripted_gateway(
             return stack.enter_context(RunningGateway(config))
 
         yield start
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, driven by Playwright (skips without Playwright).
+
+    Tests that use it also take the `needs_chromium` mark.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

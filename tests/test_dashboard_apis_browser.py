@@ -6,24 +6,20 @@ Screenshots go to ``tests/screenshots/apis-*.png``.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.dashboard_support import log_in, needs_chromium, shoot
 from tests.management_support import ENVIRON, policied_config
 from tests.support import RunningGateway
 from tests.test_dashboard_apis import BROKEN, FORBID_LOOPBACK
-from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.test_dashboard_query_browser import shoot
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -36,16 +32,6 @@ def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
         gw.stop()
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def test_validate_an_invalid_document_then_save_a_valid_one(
     gateway: RunningGateway, browser: Any, tmp_path: Path
 ) -> None:
@@ -54,8 +40,7 @@ def test_validate_an_invalid_document_then_save_a_valid_one(
     page.on("pageerror", lambda error: errors.append(str(error)))
 
     page.goto(gateway.management_url + "/dashboard/apis")
-    page.fill("#admin_key", gateway.admin_key)
-    page.click("button[type=submit]")
+    log_in(page, gateway)
     page.wait_for_url(re.compile(r"/dashboard/apis"))
     page.click("text=Creates a completion for the chat message")
     playwright.expect(page.locator(".effective")).to_contain_text("ChatCompletions")

@@ -1,43 +1,27 @@
 """The dashboard in a real browser: Playwright driving Debian's chromium.
 
-Screenshots go to ``tests/screenshots/`` (ignored by git), one per page and
-window size, so a person can look at what the test saw.
+Screenshots go to ``tests/screenshots/login-*.png``, ``logs-*.png`` and
+``log-detail-*.png``, so a person can look at what the test saw.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.dashboard_support import CHAT, log_in, needs_chromium, shoot
 from tests.management_support import secured_gateway
 from tests.support import RunningGateway
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).parent / "screenshots"
-SIZES = [(1280, 800), (1920, 1080)]
-CHAT = "/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2024-10-21"
 PROMPT = "Which <b>river</b> runs through Paris? Answer & explain."
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -49,24 +33,6 @@ def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
         gw.stop()
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def shoot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    for width, height in SIZES:
-        page.set_viewport_size({"width": width, "height": height})
-        path = SCREENSHOTS / f"{name}-{width}x{height}.png"
-        page.screenshot(path=str(path), full_page=True)
-
-
 def test_a_chat_completion_shows_in_logs(gateway: RunningGateway, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     base = gateway.management_url + "/dashboard"
@@ -74,12 +40,10 @@ def test_a_chat_completion_shows_in_logs(gateway: RunningGateway, browser: Any) 
     # Log in: a wrong key first, then the right one.
     page.goto(base + "/logs")
     page.wait_for_url(re.compile(r"/dashboard/login"))
-    page.fill("#admin_key", "not-the-key")
-    page.click("button[type=submit]")
+    log_in(page, gateway, "not-the-key")
     playwright.expect(page.get_by_role("alert")).to_contain_text("not the admin key")
     shoot(page, "login")
-    page.fill("#admin_key", gateway.admin_key)
-    page.click("button[type=submit]")
+    log_in(page, gateway)
     page.wait_for_url(re.compile(r"/dashboard/logs"))
     playwright.expect(page.locator("main")).to_contain_text("No requests match")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,15 +10,13 @@ from typing import Any
 import pytest
 import requests
 
+from tests.dashboard_support import CHAT, log_in, needs_chromium, shoot
 from tests.management_support import secured_gateway
 from tests.support import RunningGateway
-from tests.test_dashboard_browser import CHAT, CHROMIUM, CHROMIUM_ARGS, shoot
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -32,17 +29,13 @@ def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
 
 
 @pytest.fixture
-def page(gateway: RunningGateway) -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = chromium.new_context(
-                viewport={"width": 1280, "height": 800},
-                permissions=["clipboard-read", "clipboard-write"],
-            )
-            yield context.new_page()
-        finally:
-            chromium.close()
+def page(browser: Any) -> Any:
+    """A page that may read and write the clipboard."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    return context.new_page()
 
 
 def chat(gw: RunningGateway, key: str) -> requests.Response:
@@ -55,8 +48,7 @@ def test_create_copy_use_and_suspend_a_subscription(
 ) -> None:
     expect = playwright.expect
     page.goto(gateway.management_url + "/dashboard/subscriptions")
-    page.fill("#admin_key", gateway.admin_key)
-    page.click("button[type=submit]")
+    log_in(page, gateway)
     page.wait_for_url(re.compile(r"/dashboard/subscriptions$"))
     expect(page.locator("#subscription-master")).to_contain_text("built-in")
     assert chat(gateway, gateway.key).status_code == 200

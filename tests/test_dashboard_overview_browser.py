@@ -6,25 +6,21 @@ Screenshots go to ``tests/screenshots/overview-*.png``.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.dashboard_support import log_in, needs_chromium, shoot
 from tests.management_support import ENVIRON
 from tests.support import RunningGateway
-from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_dashboard_overview import send
-from tests.test_dashboard_query_browser import shoot
 from tests.test_management_usage import blocking_config
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -34,16 +30,6 @@ def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
         yield gw
     finally:
         gw.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_login_lands_on_the_overview_with_a_chart(
@@ -60,8 +46,7 @@ def test_login_lands_on_the_overview_with_a_chart(
     )
 
     page.goto(gateway.management_url + "/dashboard/")
-    page.fill("#admin_key", gateway.admin_key)
-    page.click("button[type=submit]")
+    log_in(page, gateway)
     page.wait_for_url(re.compile(r"/dashboard/overview$"))
 
     expect = playwright.expect

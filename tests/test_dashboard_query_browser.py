@@ -6,40 +6,19 @@ Screenshots go to ``tests/screenshots/query-*.png``.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.dashboard_support import CHAT, log_in, needs_chromium, shoot
 from tests.management_support import secured_gateway
 from tests.support import RunningGateway
-from tests.test_dashboard_browser import (
-    CHAT,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    SCREENSHOTS,
-    SIZES,
-)
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed"
-)
-
-
-def shoot(page: Any, name: str) -> None:
-    """Screenshots once charts have redrawn at each window size."""
-    settled = "() => new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))"
-    SCREENSHOTS.mkdir(exist_ok=True)
-    for width, height in SIZES:
-        page.set_viewport_size({"width": width, "height": height})
-        page.evaluate(settled)  # Chart.js redraws on the next frame
-        path = SCREENSHOTS / f"{name}-{width}x{height}.png"
-        page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -49,16 +28,6 @@ def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
         yield gw
     finally:
         gw.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_the_daily_summary_and_a_timechart(
@@ -74,8 +43,7 @@ def test_the_daily_summary_and_a_timechart(
 
     # Log in, straight to the Query page.
     page.goto(gateway.management_url + "/dashboard/query")
-    page.fill("#admin_key", gateway.admin_key)
-    page.click("button[type=submit]")
+    log_in(page, gateway)
     page.wait_for_url(re.compile(r"/dashboard/query"))
 
     # A chat completion goes through the gateway.
