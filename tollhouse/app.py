@@ -94,6 +94,7 @@ class Gateway:
         self.server: Server | None = None
         self.pipeline: Pipeline | None = None
         self.management: ManagementApi | None = None
+        self.port = 0  # the listener's, once it listens
 
     @property
     def runtime(self) -> Runtime:
@@ -183,6 +184,8 @@ class Gateway:
                     self.reload_policies_now,
                 ),
                 diagnostics=self._runtime.diagnostics,
+                console=self._runtime.console,
+                gateway_url=self.local_url,
             )
         self._refresher = asyncio.create_task(self._refresh_keys(keys))
         if policies.configured or config.policy_fragments_dir:
@@ -190,6 +193,17 @@ class Gateway:
                 config, self._environ, self._use_policies
             )
             self._watching = asyncio.create_task(self.policy_watcher.run())
+
+    def local_url(self) -> str:
+        """Where this process reaches its own listener (the test console)."""
+        host = self.config.listener.host
+        if host in ("", "0.0.0.0"):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     def reload_policies(self) -> None:
         """Reload the policy documents now (SIGHUP)."""
@@ -388,7 +402,7 @@ async def serve(
     runner = web.ServerRunner(gateway.server, handle_signals=False, shutdown_timeout=1)
     await runner.setup()
     await web.SockSite(runner, sock, backlog=1024).start()
-    port = int(sock.getsockname()[1])
+    port = gateway.port = int(sock.getsockname()[1])
     logger.info("Tollhouse listening on http://%s:%d", listener.host, port)
     if gateway.management is not None and management_sock is not None:
         await gateway.management.start(management_sock)

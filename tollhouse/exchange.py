@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GatewayError
 from .llm import LlmResult
 from .routing import Route
 from .subscriptions import Subscription
+
+if TYPE_CHECKING:
+    from .console import Ticket
+    from .policy.engine import TraceStep
 
 
 @dataclass(slots=True)
@@ -66,6 +70,10 @@ class Exchange:
 
     # The LLM call.
     llm: LlmResult | None = None
+
+    # The policies' steps, and the test console's ticket when it sent this.
+    policy_trace: list[TraceStep] | None = None
+    console: Ticket | None = None
 
     def elapsed_ms(self, until: float | None = None) -> float:
         end = time.perf_counter() if until is None else until

@@ -29,9 +29,13 @@ HOP_BY_HOP = frozenset(
     }
 )
 
+# The test console's ticket (`tollhouse.console`): a credential like a key.
+CONSOLE_TICKET = "x-tollhouse-console"
+
 # Never logged, whatever the API's configuration says.
 SECRET_HEADERS = frozenset(
     {
+        CONSOLE_TICKET,
         "api-key",
         "authorization",
         "ocp-apim-subscription-key",
@@ -45,7 +49,14 @@ SECRET_HEADERS = frozenset(
 # The client's credentials for the gateway: none of them reaches a backend
 # unless a policy puts it there.
 CREDENTIAL_HEADERS = frozenset(
-    {"api-key", "authorization", "ocp-apim-subscription-key", "x-api-key", "cookie"}
+    {
+        CONSOLE_TICKET,
+        "api-key",
+        "authorization",
+        "ocp-apim-subscription-key",
+        "x-api-key",
+        "cookie",
+    }
 )
 
 # Request headers the gateway's HTTP client sets itself towards the backend.

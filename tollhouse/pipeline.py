@@ -29,6 +29,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDict
 
+from . import console
 from . import headers as hdrs
 from .config import AZURE_OPENAI_TEMPLATE, ApiConfig
 from .errors import (
@@ -204,14 +205,16 @@ class Pipeline:
     ) -> PolicyRun:
         route = exchange.route
         if route is None:
-            return self.policies.start(request, exchange, document)
+            run = self.policies.start(request, exchange, document)
+            exchange.policy_trace = run.trace
+            return run
         query = _forward_query(request, exchange)
 
         def url_for(backend: str) -> str:
             chosen = self.runtime.backends[backend]
             return chosen.url_for(route, exchange.deployment, query)
 
-        return self.policies.start(
+        run = self.policies.start(
             request,
             exchange,
             document,
@@ -219,6 +222,8 @@ class Pipeline:
             body=body,
             url_for=url_for,
         )
+        exchange.policy_trace = run.trace
+        return run
 
     def _body_rewriter(self, exchange: Exchange, backend: str, body: bytes) -> bytes:
         assert exchange.route is not None
@@ -233,6 +238,8 @@ class Pipeline:
         # Until the body is read, its declared size is what the log can say.
         exchange.request_size = request.content_length or 0
         api = route.api
+        if console.HEADER in request.headers and self._console_ticket(exchange, route):
+            return
         found = _presented_keys(request, key_header(api), api.subscription_key.query)
         if not found:
             if api.subscription_required:
@@ -256,6 +263,29 @@ class Pipeline:
             raise InvalidSubscriptionKey()
         exchange.subscription = subscription
         exchange.subscription_key = key
+
+    def _console_ticket(self, exchange: Exchange, route: Route) -> bool:
+        """Whether the test console's ticket named the subscription; raise if bad.
+
+        A ticket without a subscription leaves the keys the console's
+        operator typed to be checked as any client's.
+        """
+        ticket = exchange.console
+        if ticket is None:
+            raise InvalidSubscriptionKey(
+                "Access denied: the test console's ticket has expired or was "
+                "used already. Send the request again from the console."
+            )
+        if ticket.subscription_id is None:
+            return False
+        subscription = self.runtime.keys.by_id(ticket.subscription_id)
+        if subscription is None or not subscription.active:
+            raise InvalidSubscriptionKey()
+        if not subscription.allows(route.api_id, self.runtime.product_apis):
+            raise InvalidSubscriptionKey()
+        exchange.key_source = console.KEY_SOURCE
+        exchange.subscription = subscription
+        return True
 
     # The request body -----------------------------------------------------
 
@@ -401,6 +431,9 @@ class Pipeline:
             # A log row that cannot be built must not take the response with it.
             logger.exception("could not log request %s", exchange.correlation_id)
             return
+        finally:
+            if exchange.console is not None:
+                exchange.console.finish(exchange)
         access_logger.info(
             "%s %s %s %d %.1fms",
             exchange.caller_ip,
@@ -451,6 +484,9 @@ def _new_exchange(request: web.BaseRequest, runtime: Runtime) -> Exchange:
         protocol=f"HTTP/{request.version.major}.{request.version.minor}",
     )
     exchange.url = runtime.loggable_request_url(request)
+    ticket = request.headers.get(console.HEADER)
+    if ticket is not None:
+        exchange.console = runtime.console.claim(ticket)
     return exchange
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from .callers import TrustedProxies
 from .config import BackendConfig, DiagnosticsConfig, GatewayConfig
+from .console import ConsoleTickets
 from .credentials import BackendAuth, ManagedIdentityTokens
 from .diagnostics import DiagnosticsSettings
 from .policy.registry import PolicyRegistry
@@ -121,6 +122,8 @@ class Runtime:
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     # Changed by the management API; read per request (see diagnostics.py).
     diagnostics: DiagnosticsSettings | None = None
+    # Issued by the dashboard's test console, claimed by the pipeline.
+    console: ConsoleTickets = field(default_factory=ConsoleTickets)
 
     def diagnostics_for(self, api_id: str) -> DiagnosticsConfig:
         """The diagnostics setting a request to ``api_id`` is logged with."""

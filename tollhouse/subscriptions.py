@@ -257,15 +257,22 @@ class KeyIndex:
     def __init__(self, key_secrets: KeySecrets) -> None:
         self._secrets = key_secrets
         self._by_hash: dict[str, Subscription] = {}
+        self._by_id: dict[str, Subscription] = {}
         self.revision = ""
 
     def load(self, subscriptions: Iterable[Subscription], revision: str) -> None:
         index: dict[str, Subscription] = {}
+        by_id: dict[str, Subscription] = {}
         for sub in subscriptions:
             index[sub.primary_hash] = sub
             index[sub.secondary_hash] = sub
-        self._by_hash = index
+            by_id[sub.id] = sub
+        self._by_hash, self._by_id = index, by_id
         self.revision = revision
+
+    def by_id(self, subscription_id: str) -> Subscription | None:
+        """The subscription ``subscription_id``, as of the last load."""
+        return self._by_id.get(subscription_id)
 
     def find(self, key: str) -> Subscription | None:
         digest = self._secrets.hash(key)

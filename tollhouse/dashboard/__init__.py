@@ -5,6 +5,12 @@
     /dashboard/logs...    the Logs page and one request in full (logs.py)
     /dashboard/subscriptions...  the list with usage; create, keys, states
     /dashboard/query...   the Query page: KQL, results, charts (query.py)
+    /dashboard/overview   requests, errors and tokens over time (overview.py)
+    /dashboard/apis...    APIs, backends, effective policies, editors (apis.py)
+    /dashboard/console... the Test console: a request through the gateway as
+                          a chosen subscription, streamed, traced (console.py)
+    /dashboard/settings...  diagnostics, global and per API: each field's
+                          value, its layer, what it overrides (settings.py)
     /dashboard/static/... htmx, Chart.js, the style sheet, shipped in the package
 
 Everything but the login page and the static files takes a session: the

@@ -20,6 +20,8 @@ import markupsafe
 from aiohttp import web
 
 from ..config import GatewayConfig
+from ..console import ConsoleTickets
+from ..diagnostics import DiagnosticsSettings
 from ..errors import ManagementError, TollhouseError
 from ..kql.run import QueryResult
 from ..management.keys import AdminKeys
@@ -43,6 +45,8 @@ PAGES = (
     ("query", "Query", "/query"),
     ("subscriptions", "Subscriptions", "/subscriptions"),
     ("apis", "APIs and policies", "/apis"),
+    ("console", "Test console", "/console"),
+    ("settings", "Settings", "/settings"),
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -73,6 +77,8 @@ class Dashboard:
         subscriptions: SubscriptionRoutes | None = None,
         usage: UsageRoutes | None = None,
         policies: PolicyRoutes | None = None,
+        diagnostics: DiagnosticsSettings | None = None,
+        console: tuple[ConsoleTickets, Callable[[], str]] | None = None,
     ) -> None:
         self.config = config
         self._admin_keys = admin_keys
@@ -119,6 +125,16 @@ class Dashboard:
             from .apis import ApisPage
 
             ApisPage(self, policies).add_to(router)
+        if console is not None and subscriptions is not None:
+            from .console import ConsolePage
+
+            page = ConsolePage(self, *console, subscriptions)
+            page.add_to(router)
+            self.app.on_cleanup.append(page.close)
+        if diagnostics is not None:
+            from .settings import SettingsPage
+
+            SettingsPage(self, diagnostics).add_to(router)
 
     def mount(self, parent: web.Application) -> None:
         """Serve the dashboard from ``parent`` at `PREFIX`."""

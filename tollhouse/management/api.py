@@ -67,6 +67,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from ..config import GatewayConfig
+from ..console import ConsoleTickets
 from ..dashboard import PREFIX as DASHBOARD
 from ..dashboard import Dashboard
 from ..diagnostics import DiagnosticsSettings
@@ -125,6 +126,8 @@ class ManagementApi:
         policies: PolicyAccess,
         *,
         diagnostics: DiagnosticsSettings | None = None,
+        console: ConsoleTickets | None = None,
+        gateway_url: Callable[[], str] | None = None,
     ) -> None:
         self.config = config
         self._admin_keys = admin_keys
@@ -147,6 +150,8 @@ class ManagementApi:
         logs.add_to(router)
         self.usage = UsageRoutes(self._engine, self._pool, self._limits)
         self.usage.add_to(router)
+        self.diagnostics = diagnostics or DiagnosticsSettings(config)
+        DiagnosticsRoutes(config, self.diagnostics).add_to(router)
         self.dashboard = Dashboard(
             config,
             admin_keys,
@@ -155,10 +160,14 @@ class ManagementApi:
             subscriptions=subscription_routes,
             usage=self.usage,
             policies=policy_routes,
+            diagnostics=self.diagnostics,
+            console=(
+                None
+                if console is None or gateway_url is None
+                else (console, gateway_url)
+            ),
         )
         self.dashboard.mount(self.app)
-        self.diagnostics = diagnostics or DiagnosticsSettings(config)
-        DiagnosticsRoutes(config, self.diagnostics).add_to(router)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
