@@ -17,8 +17,14 @@ from tests.dashboard_support import csrf_token, login
 from tests.management_support import ENVIRON, secured_config, secured_gateway
 from tests.support import RunningGateway
 from tollhouse.config import QueryConfig
-from tollhouse.dashboard.query import EXAMPLES, example
-from tollhouse.kql.query import compile_query
+from tollhouse.dashboard.query import (
+    EXAMPLES,
+    SUGGESTED_ROWS,
+    example,
+    suggested_chart,
+)
+from tollhouse.kql.query import Column, compile_query
+from tollhouse.kql.run import QueryResult
 
 CHAT = "/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2024-10-21"
 HELLO = {"messages": [{"role": "user", "content": "Hello <there> & welcome"}]}
@@ -255,3 +261,93 @@ def test_a_truncated_result_says_so(tmp_path: Path) -> None:
         assert response.text.count("<td>POST</td>") == 1
     finally:
         gw.stop()
+
+
+def result_of(columns: list[tuple[str, str]], rows: list[list[object]]) -> QueryResult:
+    return QueryResult(
+        columns=tuple(Column(name, kind) for name, kind in columns),
+        rows=rows,
+        render=None,
+        truncated=False,
+        elapsed=0.0,
+    )
+
+
+def test_a_result_over_time_suggests_a_line() -> None:
+    day = datetime(2026, 12, 4, tzinfo=UTC)
+    result = result_of(
+        [("TimeGenerated", "datetime"), ("Model", "string"), ("Tokens", "long")],
+        [[day, "gpt-4o", 30], [day, "gpt-4o-mini", None]],
+    )
+
+    assert suggested_chart(result) == {
+        "kind": "line",
+        "title": "",
+        "time": True,
+        "labels": [day, day],
+        "series": [{"name": "Tokens", "values": [30, None]}],
+    }
+
+
+def test_a_result_by_name_suggests_columns_of_every_number() -> None:
+    result = result_of(
+        [("Code", "int"), ("Caller", "string"), ("Share", "real"), ("On", "bool")],
+        [[200, "10.0.0.1", 0.5, True], [403, "10.0.0.2", 0.25, False]],
+    )
+
+    assert suggested_chart(result) == {
+        "kind": "column",
+        "title": "",
+        "time": False,
+        "labels": ["10.0.0.1", "10.0.0.2"],
+        "series": [
+            {"name": "Code", "values": [200, 403]},
+            {"name": "Share", "values": [0.5, 0.25]},
+        ],
+    }
+
+
+def test_without_a_label_column_the_first_number_labels_the_rest() -> None:
+    result = result_of([("Code", "int"), ("Requests", "long")], [[200, 4], [403, 1]])
+
+    chart = suggested_chart(result)
+
+    assert chart is not None
+    assert chart["labels"] == ["200", "403"]
+    assert chart["series"] == [{"name": "Requests", "values": [4, 1]}]
+
+
+def test_a_lone_number_is_drawn_over_the_row_numbers() -> None:
+    result = result_of([("Requests", "long")], [[4], [7]])
+
+    chart = suggested_chart(result)
+
+    assert chart is not None
+    assert chart["labels"] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        result_of([("Caller", "string")], [["10.0.0.1"]]),
+        result_of([("Requests", "long")], []),
+        result_of([("Requests", "long")], [[n] for n in range(SUGGESTED_ROWS + 1)]),
+    ],
+    ids=["no-number", "no-rows", "too-many-rows"],
+)
+def test_no_chart_is_suggested_for(result: QueryResult) -> None:
+    assert suggested_chart(result) is None
+
+
+def test_the_page_offers_the_chart_only_without_render(
+    gateway: RunningGateway,
+) -> None:
+    send_chat(gateway)
+    browser = login(gateway)
+
+    plain = run(gateway, browser, BY_CODE)
+    rendered = run(gateway, browser, example("requests-by-status"))
+
+    assert '<details class="panel chart-panel suggested-chart">' in plain.text
+    assert "&#34;labels&#34;:[&#34;200&#34;]" in plain.text
+    assert "suggested-chart" not in rendered.text

@@ -44,7 +44,7 @@ def test_the_apis_with_their_operations(gateway: RunningGateway) -> None:
         "subscriptionKey": {"header": "api-key", "query": "subscription-key"},
         "defaultApiVersion": None,
         "openaiRoutes": True,
-        "policyFile": None,
+        "policyFile": str(Path(gateway.config.data_dir, "policies/azure-openai.xml")),
         "deployments": [{"id": "gpt-4o-deployment", "model": "gpt-4o"}],
     }
     assert [op["id"] for op in operations] == [op.id for op in OPERATIONS]

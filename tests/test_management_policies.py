@@ -17,6 +17,8 @@ from tests.management_support import (
     secured_gateway,
 )
 from tests.support import RunningGateway
+from tollhouse.policy.loader import DEFAULT_GLOBAL_POLICY
+from tollhouse.policy.registry import DEFAULT_SCOPE_POLICY
 
 CHAT = "/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2024-10-21"
 HELLO = {"messages": [{"role": "user", "content": "hi"}]}
@@ -239,8 +241,36 @@ def test_a_scopes_document_as_written(
 
 
 def test_a_scope_without_a_document_is_404(bare: RunningGateway) -> None:
-    message = assert_error(call(bare, "GET", "/policies/global"), 404, "NotFound")
-    assert message == "The global scope has no policy document; policy_file is not set."
+    message = assert_error(call(bare, "GET", OPERATION_SCOPE), 404, "NotFound")
+    assert message == (
+        "The operation 'ChatCompletions_Create' of API 'azure-openai' has no "
+        "policy document; apis.azure-openai.operations.ChatCompletions_Create."
+        "policy_file is not set."
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "scope", "name", "default"),
+    [
+        ("/policies/global", "global", "global.xml", DEFAULT_GLOBAL_POLICY),
+        (
+            "/policies/apis/azure-openai",
+            "api",
+            "azure-openai.xml",
+            DEFAULT_SCOPE_POLICY,
+        ),
+    ],
+)
+def test_the_embedded_defaults_documents_are_written_and_editable(
+    bare: RunningGateway, path: str, scope: str, name: str, default: str
+) -> None:
+    file = Path(bare.config.data_dir) / "policies" / name
+    response = call(bare, "GET", path)
+    assert response.status_code == 200
+    assert response.json() == {"scope": scope, "policyFile": str(file), "xml": default}
+    assert file.read_text() == default
+    assert put_xml(bare, path, FORBID_LOOPBACK).status_code == 200
+    assert file.read_text() == FORBID_LOOPBACK
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ from .listener import Server, malformed_row
 from .management.keys import AdminKeys
 from .pipeline import Pipeline, key_header
 from .policy.engine import Services
-from .policy.registry import PolicyRegistry
+from .policy.registry import PolicyRegistry, write_embedded_documents
 from .policy.reload import PolicyWatcher
 from .routing import Router
 from .runtime import Runtime, RuntimeBackend
@@ -115,6 +115,8 @@ class Gateway:
             name: self._auth(name, backend, named)
             for name, backend in config.backends.items()
         }
+        for path in write_embedded_documents(config):
+            logger.info("wrote the default policy document %s", path)
         policies = PolicyRegistry.load(config, self._environ)
         self._make_data_dir()
 

@@ -126,11 +126,12 @@ def _add_serve(commands: Any) -> None:
 
 def load_gateway_config(args: argparse.Namespace) -> GatewayConfig:
     """The configuration the options name, with command-line overrides applied."""
-    config = (
-        load_config(args.config) if args.config else embedded_default(DEFAULT_DATA_DIR)
-    )
-    if args.data_dir:
-        config = dataclasses.replace(config, data_dir=args.data_dir)
+    if args.config:
+        config = load_config(args.config)
+        if args.data_dir:
+            config = dataclasses.replace(config, data_dir=args.data_dir)
+    else:
+        config = embedded_default(args.data_dir or DEFAULT_DATA_DIR)
     listener = config.listener
     if getattr(args, "host", None):
         listener = dataclasses.replace(listener, host=args.host)

@@ -360,22 +360,34 @@ class GatewayConfig:
         return Path(self.data_dir) / self.store.path
 
 
+#: The ``source`` of `embedded_default`'s configuration.
+EMBEDDED = "embedded default"
+
+
 def embedded_default(data_dir: str = ".tollhouse") -> GatewayConfig:
-    """The configuration `tollhouse serve` runs without a file."""
+    """The configuration `tollhouse serve` runs without a file.
+
+    Its global and API policy documents live in ``DATA_DIR/policies``, written
+    with APIM's defaults on first start (`write_embedded_documents`), so
+    that they can be edited from the dashboard or in a text editor.
+    """
+    policies = Path(data_dir) / "policies"
     return GatewayConfig(
         data_dir=data_dir,
         mock_backend=True,
         management=ManagementConfig(enabled=True),
         backends={"mock": BackendConfig(url="mock:/openai")},
+        policy_file=str(policies / "global.xml"),
         apis={
             "azure-openai": ApiConfig(
                 path="openai",
                 backend="mock",
                 display_name="Azure OpenAI",
                 deployments={"gpt-4o-deployment": DeploymentConfig(model="gpt-4o")},
+                policy_file=str(policies / "azure-openai.xml"),
             )
         },
-        source="embedded default",
+        source=EMBEDDED,
     )
 
 

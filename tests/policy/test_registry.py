@@ -8,10 +8,21 @@ from pathlib import Path
 import pytest
 
 from tests.support import RunningGateway, scripted_config
-from tollhouse.config import ApiConfig, OperationConfig, ProductConfig
+from tollhouse.config import (
+    ApiConfig,
+    OperationConfig,
+    ProductConfig,
+    embedded_default,
+)
 from tollhouse.errors import ConfigError
 from tollhouse.policy.document import Section
-from tollhouse.policy.registry import PolicyRegistry, is_plain_forward
+from tollhouse.policy.loader import DEFAULT_GLOBAL_POLICY
+from tollhouse.policy.registry import (
+    DEFAULT_SCOPE_POLICY,
+    PolicyRegistry,
+    is_plain_forward,
+    write_embedded_documents,
+)
 
 
 def _header_policy(name: str) -> str:
@@ -137,3 +148,61 @@ def test_a_missing_document_file_is_a_configuration_error(tmp_path: Path) -> Non
 
 def test_apiconfig_default_has_no_documents() -> None:
     assert ApiConfig(path="x", backend="y").operations == {}
+
+
+def test_the_embedded_default_writes_its_documents_once(tmp_path: Path) -> None:
+    config = embedded_default(str(tmp_path / "data"))
+    policies = tmp_path / "data" / "policies"
+
+    written = write_embedded_documents(config)
+
+    assert written == [policies / "global.xml", policies / "azure-openai.xml"]
+    assert (policies / "global.xml").read_text() == DEFAULT_GLOBAL_POLICY
+    assert (policies / "azure-openai.xml").read_text() == DEFAULT_SCOPE_POLICY
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    (policies / "global.xml").write_text("<policies />")
+    assert write_embedded_documents(config) == []
+    assert (policies / "global.xml").read_text() == "<policies />"
+
+
+def test_the_embedded_defaults_documents_run_as_a_plain_forward(
+    tmp_path: Path,
+) -> None:
+    config = embedded_default(str(tmp_path / "data"))
+    write_embedded_documents(config)
+
+    registry = PolicyRegistry.load(config, {})
+
+    document = registry.effective(None, "azure-openai", "ChatCompletions_Create")
+    assert is_plain_forward(document)
+
+
+def test_the_embedded_default_loads_before_its_documents_exist(
+    tmp_path: Path,
+) -> None:
+    config = embedded_default(str(tmp_path / "data"))
+
+    registry = PolicyRegistry.load(config, {})
+
+    assert not registry.configured
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_configuration_file_gets_no_written_documents(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    api = dataclasses.replace(config.apis["azure-openai"], policy_file="absent.xml")
+    config = dataclasses.replace(config, apis={"azure-openai": api})
+
+    assert write_embedded_documents(config) == []
+    assert not (tmp_path / "absent.xml").exists()
+
+
+def test_an_unwritable_data_directory_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data").write_text("a file, not a directory")
+    config = embedded_default(str(tmp_path / "data"))
+
+    with pytest.raises(ConfigError) as caught:
+        write_embedded_documents(config)
+    assert "cannot write the default policy document" in str(caught.value)

@@ -48,6 +48,8 @@ CHARTS = {
     "barchart": "bar",
     "piechart": "pie",
 }
+#: Most rows `suggested_chart` draws.
+SUGGESTED_ROWS = 1000
 #: The tables listed beside the editor (each once, by its usual name).
 TABLES = (GATEWAY_LOGS, LLM_LOG)
 
@@ -166,8 +168,10 @@ def _shown(outcome: Outcome) -> dict[str, Any]:
             "error": outcome.error,
             "caret": outcome.caret,
             "chart": None,
+            "suggested": None,
         }
     spec = chart(result)
+    suggested = None if spec is not None else suggested_chart(result)
     return {
         "result": {
             "columns": result.columns,
@@ -179,6 +183,7 @@ def _shown(outcome: Outcome) -> dict[str, Any]:
         "error": None,
         "caret": None,
         "chart": None if spec is None else orjson.dumps(spec).decode(),
+        "suggested": None if suggested is None else orjson.dumps(suggested).decode(),
     }
 
 
@@ -225,6 +230,46 @@ def chart(result: QueryResult) -> dict[str, Any] | None:
         "labels": [row[at[x]] for row in result.rows],
         "series": [
             {"name": y, "values": [_number(row[at[y]]) for row in result.rows]}
+            for y in ys
+        ],
+    }
+
+
+def suggested_chart(result: QueryResult) -> dict[str, Any] | None:
+    """A chart of a result that asked for none, as Log Analytics' Chart tab draws.
+
+    The x axis is the first datetime column (a line), or else the first
+    string column, or else the first of two or more numeric columns (its
+    values as labels); a lone numeric column is drawn over the row numbers.
+    Every other numeric column is a series.  None when there is no number to
+    draw or more rows than `SUGGESTED_ROWS`.
+    """
+    if not result.rows or len(result.rows) > SUGGESTED_ROWS:
+        return None
+    names = [column.name for column in result.columns]
+    types = [column.type for column in result.columns]
+    numeric = [i for i, t in enumerate(types) if t in _NUMERIC]
+    x = next((i for i, t in enumerate(types) if t == "datetime"), None)
+    if x is None:
+        x = next((i for i, t in enumerate(types) if t == "string"), None)
+    if x is None and len(numeric) > 1:
+        x = numeric[0]
+    ys = [i for i in numeric if i != x]
+    if not ys:
+        return None
+    if x is None:
+        labels: list[object] = [str(n) for n in range(1, len(result.rows) + 1)]
+    elif types[x] in _NUMERIC:
+        labels = [cell(row[x]) for row in result.rows]
+    else:
+        labels = [row[x] for row in result.rows]
+    return {
+        "kind": "line" if x is not None and types[x] == "datetime" else "column",
+        "title": "",
+        "time": x is not None and types[x] == "datetime",
+        "labels": labels,
+        "series": [
+            {"name": names[y], "values": [_number(row[y]) for row in result.rows]}
             for y in ys
         ],
     }

@@ -14,11 +14,17 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..config import GatewayConfig
+from ..config import EMBEDDED, GatewayConfig
 from ..errors import ConfigError
 from ..routing import OPERATIONS, PASSTHROUGH
 from .document import Document, Element, Scope, Section
-from .loader import PolicyLoader, effective, fragments_in, named_values_from_config
+from .loader import (
+    DEFAULT_GLOBAL_POLICY,
+    PolicyLoader,
+    effective,
+    fragments_in,
+    named_values_from_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +32,53 @@ _OPERATION_IDS = frozenset(op.id for op in (*OPERATIONS, PASSTHROUGH))
 
 Key = tuple[str | None, str, str]
 """Product id (None without one), API id, operation id."""
+
+#: A product's, API's or operation's document as APIM starts it: the parent
+#: scope's policies in each section, nothing else.
+DEFAULT_SCOPE_POLICY = """\
+<policies>
+    <inbound>
+        <base />
+    </inbound>
+    <backend>
+        <base />
+    </backend>
+    <outbound>
+        <base />
+    </outbound>
+    <on-error>
+        <base />
+    </on-error>
+</policies>
+"""
+
+
+def write_embedded_documents(config: GatewayConfig) -> list[Path]:
+    """Write the embedded default's policy documents that do not exist yet.
+
+    Any other configuration is left alone: its documents are the operator's.
+    The written files are returned; an unwritable one raises `ConfigError`.
+    """
+    if config.source != EMBEDDED:
+        return []
+    wanted = [(config.policy_file, DEFAULT_GLOBAL_POLICY)]
+    wanted += [(api.policy_file, DEFAULT_SCOPE_POLICY) for api in config.apis.values()]
+    written = []
+    for name, text in wanted:
+        if name is None or Path(name).exists():
+            continue
+        path = Path(name)
+        try:
+            Path(config.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the default policy document: {exc.strerror or exc}",
+                source=str(path),
+            ) from exc
+        written.append(path)
+    return written
 
 
 class PolicyRegistry:
@@ -64,11 +117,14 @@ class PolicyRegistry:
         listing them all.
         """
         base = config_dir(config)
+        embedded = config.source == EMBEDDED
         loader = gateway_loader(config, os.environ if environ is None else environ)
         _check_operation_ids(config)
 
         def load(path: str | None, scope: Scope) -> Document | None:
-            return None if path is None else loader.load(base / path, scope)
+            if path is None or (embedded and not (base / path).exists()):
+                return None  # the embedded default's, until they are written
+            return loader.load(base / path, scope)
 
         products = {
             pid: load(product.policy_file, Scope.PRODUCT)

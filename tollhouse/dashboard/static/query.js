@@ -77,7 +77,15 @@
   }
 
   function drawAll(root) {
-    root.querySelectorAll(".chart[data-chart]").forEach(draw);
+    root.querySelectorAll(".chart[data-chart]").forEach(function (holder) {
+      var folded = holder.closest("details");
+      if (!folded) { draw(holder); return; }
+      // Chart.js sizes a chart by its box: draw it once it is shown.
+      if (folded.open) { draw(holder); }
+      folded.addEventListener("toggle", function () {
+        if (folded.open) { draw(holder); }
+      });
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
