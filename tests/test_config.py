@@ -143,6 +143,23 @@ def test_a_full_file_loads(tmp_path: Path) -> None:
             "must be greater than 0",
         ),
         (
+            "diagnostics: {sampling_percentage: 100.5}",
+            "diagnostics.sampling_percentage",
+            "must be between 0 and 100",
+        ),
+        (
+            "backends: {b: {url: 'http://x'}}\n"
+            "apis: {a: {path: openai, backend: b,"
+            " diagnostics: {max_message_bytes: 0}}}",
+            "apis.a.diagnostics.max_message_bytes",
+            "must be between 1 and 1073741824",
+        ),
+        (
+            "diagnostics: {body_bytes: 9223372036854775808}",
+            "diagnostics.body_bytes",
+            "must be between 0 and 8192",
+        ),
+        (
             "backends: {b: {url: 'http://x'}}\n"
             "apis: {a: {path: openai, backend: b}, c: {path: other, backend: b}}",
             "apis.c.openai_routes",

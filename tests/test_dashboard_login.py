@@ -12,7 +12,13 @@ from tests.dashboard_support import csrf_token, login
 from tests.management_support import assert_error, call, secured_gateway
 from tests.support import RunningGateway
 from tollhouse.dashboard import COOKIE
-from tollhouse.dashboard.sessions import Sessions
+from tollhouse.dashboard.sessions import (
+    FAILURE_WINDOW,
+    MAX_ADDRESSES,
+    MAX_FAILURES,
+    LoginThrottle,
+    Sessions,
+)
 
 
 @pytest.fixture
@@ -263,3 +269,74 @@ def test_static_files_need_no_session(gateway: RunningGateway) -> None:
     )
     assert response.status_code == 200
     assert "htmx" in response.text[:2000]
+
+
+def post_login(gw: RunningGateway, key: str) -> requests.Response:
+    return requests.post(
+        gw.management_url + "/dashboard/login",
+        data={"admin_key": key},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def test_wrong_keys_from_one_address_are_throttled(gateway: RunningGateway) -> None:
+    management = gateway.gateway.management
+    assert management is not None
+    throttle = management.dashboard.throttle
+    now = [5000.0]
+    throttle.clock = lambda: now[0]
+
+    for _ in range(MAX_FAILURES):
+        assert post_login(gateway, "wrong-key").status_code == 401
+        now[0] += 1.0
+    refused = post_login(gateway, gateway.admin_key)
+
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "290"
+    assert (
+        "Too many wrong admin keys from this address; try again in 290 seconds."
+        in refused.text
+    )
+    assert "Set-Cookie" not in refused.headers
+    now[0] = 5000.0 + FAILURE_WINDOW
+    assert post_login(gateway, gateway.admin_key).status_code == 303
+
+
+def test_a_right_key_forgets_the_wrong_ones(gateway: RunningGateway) -> None:
+    for _ in range(MAX_FAILURES - 1):
+        assert post_login(gateway, "wrong-key").status_code == 401
+    assert post_login(gateway, gateway.admin_key).status_code == 303
+
+    for _ in range(MAX_FAILURES - 1):
+        assert post_login(gateway, "wrong-key").status_code == 401
+    assert post_login(gateway, gateway.admin_key).status_code == 303
+
+
+def test_the_throttle_counts_each_address_alone() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(limit=2, window=60.0, clock=lambda: now[0])
+
+    throttle.failed("10.0.0.1")
+    throttle.failed("10.0.0.1")
+    now[0] = 15.0
+
+    assert throttle.wait("10.0.0.1") == 45.0
+    assert throttle.wait("10.0.0.2") == 0.0
+    now[0] = 60.0
+    assert throttle.wait("10.0.0.1") == 0.0
+    throttle.failed("10.0.0.1")
+    assert throttle.wait("10.0.0.1") == 0.0
+    throttle.failed("10.0.0.1")
+    assert throttle.wait("10.0.0.1") == 60.0
+
+
+def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
+    throttle = LoginThrottle(limit=1, window=60.0, clock=lambda: 0.0)
+
+    for n in range(MAX_ADDRESSES + 5):
+        throttle.failed(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
+
+    assert len(throttle._failures) == MAX_ADDRESSES
+    assert throttle.wait("10.0.0.0") == 0.0
+    assert throttle.wait("10.0.39.20") == 60.0

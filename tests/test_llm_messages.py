@@ -324,6 +324,27 @@ def test_several_texts_cut_when_one_is_not_enough() -> None:
     assert capped[0]["name"].endswith("]")
 
 
+def test_a_small_cap_cuts_a_short_message() -> None:
+    content = "b" * 400
+    digest = hashlib.sha256(content.encode()).hexdigest()
+
+    capped, truncated = cap_messages([user(content)], 300)
+
+    assert truncated is True
+    assert capped == [user("b" * 149 + marker(149, 400, digest))]
+    assert len(orjson.dumps(capped[0])) == 300
+
+
+def test_a_cap_below_the_marker_keeps_only_the_marker() -> None:
+    content = "c" * 100
+    digest = hashlib.sha256(content.encode()).hexdigest()
+
+    capped, truncated = cap_messages([user(content)], 60)
+
+    assert truncated is True
+    assert capped == [user(marker(0, 100, digest))]
+
+
 def test_small_messages_untouched() -> None:
     messages = [user("hi"), {"role": "assistant", "content": None}]
 

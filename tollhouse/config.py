@@ -210,6 +210,12 @@ class SubscriptionKeyConfig:
     )
 
 
+#: The largest ``max_message_bytes``: a logged message of 1 GiB.
+MAX_MESSAGE_BYTES = 2**30
+#: The largest ``body_bytes``, as in APIM's diagnostics.
+MAX_BODY_BYTES = 8192
+
+
 @dataclass(frozen=True)
 class DiagnosticsConfig:
     log_llm_messages: bool = setting(
@@ -225,7 +231,9 @@ class DiagnosticsConfig:
         True, help="Store the body of failed responses, whatever the sampling."
     )
     body_bytes: int = setting(
-        0, help="Bytes of request/response bodies kept in the gateway log."
+        0,
+        help="First bytes of each request and response body kept in the gateway "
+        "log's RequestBody and ResponseBody; 0 keeps none.",
     )
     # The fields the file gave; None (built in code) means those that differ
     # from the defaults.  An API's given fields override the global setting.
@@ -551,12 +559,7 @@ def validate(config: GatewayConfig) -> None:
         for name, api in config.apis.items()
     ]
     for where, diagnostics in scopes:
-        if not 0 <= diagnostics.sampling_percentage <= 100:
-            raise ConfigError(
-                "must be between 0 and 100",
-                source=source,
-                path=f"{where}.sampling_percentage",
-            )
+        _check_diagnostics(diagnostics, source, where)
     for name, api in config.apis.items():
         if api.backend not in config.backends:
             raise ConfigError(
@@ -642,16 +645,26 @@ def _check_numbers(config: GatewayConfig) -> None:
         checks.append(
             (f"backends.{name}.max_response_bytes", backend.max_response_bytes)
         )
-    cap = config.diagnostics.max_message_bytes
-    checks.append(("diagnostics.max_message_bytes", cap))
-    for name, api in config.apis.items():
-        cap = api.diagnostics.max_message_bytes
-        checks.append((f"apis.{name}.diagnostics.max_message_bytes", cap))
     checks.append(("query.max_rows", config.query.max_rows))
     checks.append(("query.timeout_seconds", config.query.timeout_seconds))
     for path, value in checks:
         if value <= 0:
             raise ConfigError("must be greater than 0", source=config.source, path=path)
+
+
+def _check_diagnostics(diagnostics: DiagnosticsConfig, source: str, where: str) -> None:
+    bounds = [
+        ("sampling_percentage", 0, 100),
+        ("max_message_bytes", 1, MAX_MESSAGE_BYTES),
+        ("body_bytes", 0, MAX_BODY_BYTES),
+    ]
+    for name, low, high in bounds:
+        if not low <= getattr(diagnostics, name) <= high:
+            raise ConfigError(
+                f"must be between {low} and {high}",
+                source=source,
+                path=f"{where}.{name}",
+            )
 
 
 def _check_backend(config: GatewayConfig, name: str, backend: BackendConfig) -> None:

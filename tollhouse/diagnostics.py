@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from .config import DiagnosticsConfig, GatewayConfig
+from .config import MAX_BODY_BYTES, MAX_MESSAGE_BYTES, DiagnosticsConfig, GatewayConfig
 from .errors import TollhouseError
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,12 @@ _DEFAULTS = DiagnosticsConfig()
 FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(DiagnosticsConfig) if f.name != "given"
 )
+
+#: The integer settings' least and greatest values, as the file allows them.
+INTEGER_BOUNDS = {
+    "max_message_bytes": (1, MAX_MESSAGE_BYTES),
+    "body_bytes": (0, MAX_BODY_BYTES),
+}
 
 Layer = dict[str, Any]
 
@@ -64,11 +70,14 @@ def _check_value(name: str, value: Any) -> None:
     if name == "sampling_percentage":
         if not number or not 0 <= value <= 100:
             raise InvalidDiagnostics(f"{name!r} must be a number from 0 to 100.")
-    elif name == "max_message_bytes":
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise InvalidDiagnostics(f"{name!r} must be an integer greater than 0.")
-    elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidDiagnostics(f"{name!r} must be an integer of 0 or more.")
+        return
+    low, high = INTEGER_BOUNDS[name]
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not low <= value <= high
+    ):
+        raise InvalidDiagnostics(f"{name!r} must be an integer from {low} to {high}.")
 
 
 def file_layer(diagnostics: DiagnosticsConfig) -> Layer:

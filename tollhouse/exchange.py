@@ -35,6 +35,9 @@ class Exchange:
     key_source: str | None = None
     # The key itself, for ``context.Subscription.Key``; no log row has it.
     subscription_key: str = field(default="", repr=False)
+    # The API's diagnostics ``body_bytes``: how much of each body the gateway
+    # log keeps (0, the default: none, and nothing is copied).
+    body_bytes: int = 0
 
     # The request.
     request_size: int = 0
@@ -43,6 +46,8 @@ class Exchange:
     deployment: str | None = None
     stream: bool = False
     injected_usage: bool = False
+    # The first ``body_bytes`` bytes of the client's body.
+    request_body: bytes | None = field(default=None, repr=False)
 
     # The backend exchange.
     backend_id: str | None = None
@@ -61,6 +66,9 @@ class Exchange:
     response_size: int = 0
     first_byte: float | None = None
     error_body: str | None = None
+    # The first ``body_bytes`` bytes of the body the client got, as text
+    # would read them (decoded when the backend compressed it), or None.
+    response_body: bytes | None = field(default=None, repr=False)
 
     # What went wrong, if anything.
     error: GatewayError | None = None

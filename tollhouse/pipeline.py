@@ -51,7 +51,7 @@ from .policy.engine import PolicyRun, Services
 from .policy.gateway import PolicyStage
 from .policy.registry import is_plain_forward
 from .records import build_record
-from .relay import WholeResponse, relay_response
+from .relay import WholeResponse, keep_response_head, relay_response
 from .routing import PASSTHROUGH, Route
 from .runtime import Runtime
 from .transport import BackendRequest
@@ -139,6 +139,7 @@ class Pipeline:
             if route is None:
                 raise NotFound()
             exchange.route = route
+            exchange.body_bytes = self.runtime.diagnostics_for(route.api_id).body_bytes
             if _is_preflight(request):
                 # Browsers send no subscription key with a CORS preflight.
                 answer = await self._preflight(request, exchange)
@@ -301,6 +302,7 @@ class Pipeline:
                 size += len(chunk)
                 if size > limit:
                     exchange.request_size = size
+                    _keep_request_head(exchange, chunks)
                     raise PayloadTooLarge()
                 chunks.append(chunk)
         except (HttpProcessingError, RequestPayloadError) as exc:
@@ -317,6 +319,7 @@ class Pipeline:
             exchange.error_kind = "client_disconnected"
             raise ClientClosedRequest() from exc
         exchange.request_size = size
+        _keep_request_head(exchange, chunks)
         return b"".join(chunks)
 
     def _check_request(
@@ -414,6 +417,7 @@ class Pipeline:
         exchange.status = error.status
         exchange.response_size = len(whole.body)
         exchange.response_headers = headers
+        keep_response_head(exchange, whole)
         return web.Response(status=error.status, body=whole.body, headers=headers)
 
     def _error_whole(self, exchange: Exchange, error: GatewayError) -> WholeResponse:
@@ -574,6 +578,20 @@ def _check_path(raw_path: str) -> None:
 def _transport_gone(request: web.BaseRequest) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+def _keep_request_head(exchange: Exchange, chunks: list[bytes]) -> None:
+    """Keep the start of the client's body when the API's diagnostics log it."""
+    left = exchange.body_bytes
+    if not left:
+        return
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk[:left]
+        left -= len(chunk)
+        if left <= 0:
+            break
+    exchange.request_body = bytes(head)
 
 
 def _body_model(payload: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ slice of a JSON array of messages no larger than 32 KB.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import logging
 import random
@@ -118,6 +119,9 @@ def _gateway_row(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
         "ClientDisconnected": int(exchange.client_disconnected),
         "TimeToFirstByte": _span_ms(exchange.started, exchange.first_byte),
     }
+    if exchange.request_body is not None or exchange.response_body is not None:
+        row.update(_payload_columns(runtime, exchange))
+    # An error body the diagnostics always log replaces ResponseBody.
     row.update(_error_columns(runtime, exchange))
     return row
 
@@ -182,6 +186,52 @@ def _error_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
     return columns
 
 
+def _payload_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
+    """RequestBody and ResponseBody: the start of each body, as the API logs it."""
+    if exchange.route is None:
+        return {}  # rejected before routing: no API, no diagnostics
+    size = exchange.body_bytes
+    secrets = [*runtime.secret_values(), exchange.subscription_key]
+    return {
+        "RequestBody": _payload_text(exchange.request_body, size, secrets),
+        "ResponseBody": _payload_text(exchange.response_body, size, secrets),
+    }
+
+
+def _payload_text(head: bytes | None, size: int, secrets: list[str]) -> str | None:
+    """``head``, the first ``size`` bytes of a body at most, as scrubbed text.
+
+    A head cut short of the body may end inside a UTF-8 character: that
+    character is left out rather than shown broken.  Bytes that are not
+    UTF-8 at all become U+FFFD.  Every secret (backend credentials, secret
+    named values, the caller's subscription key) is replaced, and so is the
+    start of one where the cut fell inside it.
+    """
+    if not head:
+        return None
+    cut = len(head) >= size
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    text = decoder.decode(head, final=not cut)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "REDACTED")
+    if cut:
+        text = _without_secret_start(text, secrets)
+    return text or None
+
+
+#: The shortest start of a secret, at the end of a cut body, that is replaced.
+_SECRET_START = 4
+
+
+def _without_secret_start(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        for n in range(min(len(secret), len(text) + 1) - 1, _SECRET_START - 1, -1):
+            if text.endswith(secret[:n]):
+                return text[:-n] + "REDACTED"
+    return text
+
+
 def _headers_json(
     runtime: Runtime, headers: list[tuple[str, str]], exchange: Exchange
 ) -> str:
@@ -197,7 +247,7 @@ def _span_ms(start: float | None, end: float | None) -> float | None:
 
 def _diagnostics(runtime: Runtime, exchange: Exchange) -> DiagnosticsConfig:
     route = exchange.route
-    return runtime.diagnostics_for(route.api_id) if route else DiagnosticsConfig()
+    return runtime.diagnostics_for(route.api_id if route else None)
 
 
 # The LLM log --------------------------------------------------------------

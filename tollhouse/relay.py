@@ -127,12 +127,17 @@ def _note_backend_head(exchange: Exchange, response: BackendResponse) -> None:
 
 @dataclass(slots=True)
 class WholeResponse:
-    """A backend response read whole, as the client is to get it."""
+    """A backend response read whole, as the client is to get it.
+
+    ``decoded_head`` is the start of a compressed ``body``, decoded, when the
+    API's diagnostics keep that much of it for the gateway log.
+    """
 
     status: int
     reason: str | None
     headers: list[tuple[str, str]]
     body: bytes
+    decoded_head: bytes | None = None
 
 
 async def read_whole(
@@ -160,7 +165,10 @@ async def read_whole(
     if response.status >= 400:
         _note_backend_error(exchange, response.status, text)
         body, headers = _without_secrets(runtime, body, text, headers)
-    return WholeResponse(response.status, response.reason, headers, body)
+    whole = WholeResponse(response.status, response.reason, headers, body)
+    if exchange.body_bytes and is_encoded(encoding) and can_decode(encoding):
+        whole.decoded_head = text[: exchange.body_bytes]
+    return whole
 
 
 def whole_response(exchange: Exchange, whole: WholeResponse) -> web.Response:
@@ -170,12 +178,34 @@ def whole_response(exchange: Exchange, whole: WholeResponse) -> web.Response:
     exchange.response_headers = headers
     exchange.response_size = len(whole.body)
     exchange.first_byte = time.perf_counter()
+    keep_response_head(exchange, whole)
     client = web.Response(
         status=whole.status, reason=whole.reason or None, body=whole.body
     )
     for name, value in headers:
         client.headers.add(name, value)
     return client
+
+
+def keep_response_head(exchange: Exchange, whole: WholeResponse) -> None:
+    """Keep the start of ``whole``'s body when the API's diagnostics log it.
+
+    A compressed body is kept decoded, or not at all when the gateway has
+    no decoded copy of it: the log holds text, never compressed bytes.
+    """
+    size = exchange.body_bytes
+    if not size:
+        return
+    encoding = hdrs.first(whole.headers, "content-encoding")
+    if is_encoded(encoding):
+        exchange.response_body = whole.decoded_head
+    else:
+        exchange.response_body = whole.body[:size]
+
+
+def is_encoded(encoding: str | None) -> bool:
+    """Whether a ``Content-Encoding`` value says the bytes are compressed."""
+    return (encoding or "").strip().lower() not in ("", "identity")
 
 
 def _time_left(exchange: Exchange, backend: BackendConfig) -> float:
@@ -288,6 +318,11 @@ class _StreamRelay:
         )
         self.strip_usage = exchange.injected_usage
         self.delivered = False  # the client has had the terminal event
+        # How much more of the stream the gateway log keeps; none of one
+        # relayed still compressed.
+        self.head_left = exchange.body_bytes
+        if self.raw and is_encoded(encoding):
+            self.head_left = 0
 
     def client_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The response headers, matching the bytes the client will get (B35)."""
@@ -302,8 +337,16 @@ class _StreamRelay:
             self.exchange.first_byte = time.perf_counter()
         self.exchange.response_size += len(data)
         await self.client.write(data)
+        if self.head_left:
+            self._keep_head(data)
         if not self.delivered and self.accumulator is not None:
             self.delivered = self.accumulator.finished
+
+    def _keep_head(self, data: bytes) -> None:
+        piece = data[: self.head_left]
+        self.head_left -= len(piece)
+        kept = self.exchange.response_body
+        self.exchange.response_body = piece if kept is None else kept + piece
 
     def take(self, chunk: bytes) -> bytes:
         """What the client gets of the next bytes read from the backend."""

@@ -125,12 +125,15 @@ class Runtime:
     # Issued by the dashboard's test console, claimed by the pipeline.
     console: ConsoleTickets = field(default_factory=ConsoleTickets)
 
-    def diagnostics_for(self, api_id: str) -> DiagnosticsConfig:
-        """The diagnostics setting a request to ``api_id`` is logged with."""
+    def diagnostics_for(self, api_id: str | None) -> DiagnosticsConfig:
+        """The diagnostics setting a request to ``api_id`` is logged with.
+
+        A request that matched no API (None) is logged with the global one.
+        """
         if self.diagnostics is None:
-            api = self.config.apis.get(api_id)
-            return api.diagnostics if api is not None else DiagnosticsConfig()
-        return self.diagnostics.for_api(api_id)
+            api = self.config.apis.get(api_id or "")
+            return api.diagnostics if api is not None else self.config.diagnostics
+        return self.diagnostics.for_api(api_id or "")
 
     def loggable_request_url(self, request: web.BaseRequest) -> str:
         url = f"{request.scheme}://{request.host}{request.raw_path}"

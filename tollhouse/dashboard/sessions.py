@@ -9,6 +9,10 @@ when the admin key it was opened with is regenerated.
 
 Each session holds a CSRF token that every state-changing request must echo
 (a hidden form field or the ``X-CSRF-Token`` header htmx sends).
+
+`LoginThrottle` counts wrong admin keys by address: after `MAX_FAILURES`
+within `FAILURE_WINDOW` seconds, that address's logins are refused until the
+oldest failure leaves the window, whatever key they carry.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +34,11 @@ LIFETIME = 8 * 3600.0
 IDLE = 3600.0
 #: Most sessions kept at once; the oldest goes first when a login needs room.
 MAX_SESSIONS = 1000
+#: Wrong admin keys one address may send within `FAILURE_WINDOW` seconds.
+MAX_FAILURES = 10
+FAILURE_WINDOW = 300.0
+#: Most addresses whose failures are remembered; the oldest goes first.
+MAX_ADDRESSES = 10_000
 
 
 @dataclass
@@ -104,6 +114,53 @@ class Sessions:
                 or now - session.last_seen >= self.idle
             ):
                 del self._open[hashed]
+
+
+class LoginThrottle:
+    """Recent wrong logins by address, and how long an address must wait."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = MAX_FAILURES,
+        window: float = FAILURE_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def wait(self, address: str) -> float:
+        """Seconds ``address`` must wait before its next login; 0 for none."""
+        recent = self._recent(address)
+        if len(recent) < self.limit:
+            return 0.0
+        return recent[0] + self.window - self.clock()
+
+    def failed(self, address: str) -> None:
+        """Count a wrong admin key from ``address``."""
+        recent = self._recent(address)
+        if not recent:
+            while len(self._failures) >= MAX_ADDRESSES:
+                del self._failures[next(iter(self._failures))]
+            self._failures[address] = recent
+        recent.append(self.clock())
+        if len(recent) > self.limit:
+            recent.popleft()
+
+    def succeeded(self, address: str) -> None:
+        """Forget ``address``'s failures: it knows the key."""
+        self._failures.pop(address, None)
+
+    def _recent(self, address: str) -> deque[float]:
+        recent = self._failures.get(address, deque())
+        horizon = self.clock() - self.window
+        while recent and recent[0] <= horizon:
+            recent.popleft()
+        if not recent:
+            self._failures.pop(address, None)
+        return recent
 
 
 def _digest(text: str) -> str:

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ..config import DiagnosticsConfig
+from ..config import MAX_BODY_BYTES, MAX_MESSAGE_BYTES, DiagnosticsConfig
 from ..diagnostics import (
     FIELDS,
     DiagnosticsSettings,
@@ -56,13 +56,11 @@ _BADGES = {key: badge for key, badge, _ in LAYERS}
 #: How people see each setting: (label, unit, minimum, maximum).
 _SHOWN: dict[str, tuple[str, str, float | None, float | None]] = {
     "log_llm_messages": ("Log LLM messages", "", None, None),
-    "max_message_bytes": ("Message size limit", "bytes", 1, None),
+    "max_message_bytes": ("Message size limit", "bytes", 1, MAX_MESSAGE_BYTES),
     "sampling_percentage": ("Sampling", "%", 0, 100),
     "always_log_errors": ("Always log errors", "", None, None),
-    "body_bytes": ("Gateway log body size", "bytes", 0, None),
+    "body_bytes": ("Gateway log body size", "bytes", 0, MAX_BODY_BYTES),
 }
-#: The largest integer the settings database stores (a signed 64-bit one).
-_LARGEST = 2**63 - 1
 _DEFAULTS = DiagnosticsConfig()
 
 
@@ -340,10 +338,7 @@ def _value(shown: Field, text: str) -> Any:
 
 
 def _checked(name: str, value: Any) -> Layer:
-    layer = check_layer({name: value})
-    if isinstance(value, int) and not isinstance(value, bool) and value > _LARGEST:
-        raise InvalidDiagnostics(f"{name!r} must be at most {_LARGEST}.")
-    return layer
+    return check_layer({name: value})
 
 
 def _entry(value: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import hmac
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from ..management.logs import LogRoutes
 from ..management.policies import PolicyRoutes
 from ..management.subscriptions import SubscriptionRoutes
 from ..management.usage import UsageRoutes
-from .sessions import Session, Sessions
+from .sessions import LoginThrottle, Session, Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Dashboard:
         self.config = config
         self._admin_keys = admin_keys
         self.sessions = sessions if sessions is not None else Sessions()
+        self.throttle = LoginThrottle()
         # The session of the request being handled, for the templates.
         self._current: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
             "dashboard_session", default=None
@@ -242,8 +244,22 @@ class Dashboard:
         form = await request.post()
         presented = str(form.get("admin_key", "")).strip()
         following = _next(str(form.get("next", "")))
+        address = request.remote or ""
+        wait = math.ceil(self.throttle.wait(address))
+        if wait > 0:
+            logger.warning("dashboard throttled the logins of %s", address)
+            return self.render(
+                request,
+                "login.html",
+                status=429,
+                headers={"Retry-After": str(wait)},
+                next=following,
+                error=f"Too many wrong admin keys from this address; "
+                f"try again in {wait} seconds.",
+            )
         if not self._admin_keys.verify(presented):
-            logger.info("dashboard refused a login from %s", request.remote)
+            logger.info("dashboard refused a login from %s", address)
+            self.throttle.failed(address)
             return self.render(
                 request,
                 "login.html",
@@ -252,6 +268,7 @@ class Dashboard:
                 error="That is not the admin key.",
             )
 
+        self.throttle.succeeded(address)
         session_id, _ = self.sessions.open(presented)
         logger.info("dashboard login from %s", request.remote)
         response = see_other(following)

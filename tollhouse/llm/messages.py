@@ -31,7 +31,9 @@ PIECE_BYTES = 32 * 1024
 # source, Gemini's inline_data, OpenAI's input_audio.
 _BLOB_KEYS = frozenset({"source", "inline_data", "inlineData", "input_audio"})
 _MAX_CUTS = 16
-_MIN_CUT_CHARS = 512  # cutting less would not pay for the marker
+# Texts shorter than this are left whole (cutting them would not pay for the
+# marker), unless the cap itself is small: then half the cap.
+_MIN_CUT_CHARS = 512
 
 _Path = tuple[str | int, ...]
 
@@ -232,7 +234,7 @@ def _cap(message: dict[str, Any], cap: int) -> dict[str, Any]:
     kept: dict[_Path, int] = {}  # bytes kept so far of each cut text
     originals: dict[_Path, tuple[bytes, str]] = {}  # its UTF-8 and hash
     for _ in range(_MAX_CUTS):
-        path = _largest_text(current, kept)
+        path = _largest_text(current, kept, min(_MIN_CUT_CHARS, cap // 2))
         if path is None:
             break
         if path not in originals:
@@ -258,10 +260,10 @@ def _marker(kept: int, total: int, digest: str) -> str:
     return f"…[truncated by Tollhouse: kept {kept} of {total} bytes, sha256={digest}]"
 
 
-def _largest_text(value: Any, kept: dict[_Path, int]) -> _Path | None:
-    """Path of the longest string still worth cutting, or None."""
+def _largest_text(value: Any, kept: dict[_Path, int], shortest: int) -> _Path | None:
+    """Path of the longest string over ``shortest`` characters still to cut."""
     best: _Path | None = None
-    best_len = _MIN_CUT_CHARS
+    best_len = shortest
     stack: list[tuple[_Path, Any]] = [((), value)]
     while stack:
         path, item = stack.pop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import MAX_BODY_BYTES, MAX_MESSAGE_BYTES
 from .openapi_parts import (
     STRING,
     describe,
@@ -19,10 +20,14 @@ from .usage import GROUPS
 _COUNT = {"type": "integer", "minimum": 0}
 _SETTINGS: dict[str, Any] = {
     "log_llm_messages": {"type": "boolean"},
-    "max_message_bytes": {"type": "integer", "minimum": 1},
+    "max_message_bytes": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_MESSAGE_BYTES,
+    },
     "sampling_percentage": {"type": "number", "minimum": 0, "maximum": 100},
     "always_log_errors": {"type": "boolean"},
-    "body_bytes": {"type": "integer", "minimum": 0},
+    "body_bytes": {"type": "integer", "minimum": 0, "maximum": MAX_BODY_BYTES},
 }
 _LAYER = {
     "type": "object",

@@ -183,6 +183,7 @@ class _Forwarder:
         self.rewrite_body = rewrite_body
         self.stream: BackendResponse | None = None
         self.body: Body | None = None  # the backend's, as read
+        self.decoded_head: bytes | None = None  # of the backend's, for the log
 
     async def forward(self, run: PolicyRun, timeout: float | None) -> None:
         # A retry's earlier attempt: its stream goes, and what it said about
@@ -206,6 +207,7 @@ class _Forwarder:
         whole = await read_whole(self.runtime, self.exchange, response)
         context.response.headers = Headers(whole.headers)
         self.body = context.response.body = Body(whole.body)
+        self.decoded_head = whole.decoded_head
 
     async def _backend_request(self, run: PolicyRun) -> BackendRequest:
         context, target = run.context, run.target
@@ -253,6 +255,8 @@ class _Forwarder:
             whole.headers = [
                 (n, v) for n, v in whole.headers if n.lower() != "content-encoding"
             ]
+        else:
+            whole.decoded_head = self.decoded_head
         return whole
 
     def drop_stream(self) -> None:
