@@ -13,6 +13,7 @@ be believed.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -31,6 +32,7 @@ def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_address(value: str) -> Address | None:
     """An IP address as clients and proxies write it, or None.
 

@@ -112,6 +112,9 @@ class AiohttpTransport:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
+            # Backends' cookies belong to the client that got them, never to
+            # the next request: no jar (and no cookie work per request).
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             timeout=aiohttp.ClientTimeout(total=None),
