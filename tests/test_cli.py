@@ -398,3 +398,23 @@ def test_mock_shorthand_url_serves_deployments(tmp_path: Path) -> None:
     finally:
         running.process.send_signal(signal.SIGTERM)
         running.process.wait(30)
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
+    policy = tmp_path / "p.xml"
+    policy.write_text("<policies><inbound /></policies>", encoding="utf-8")
+    command = [sys.executable, "-m", "tollhouse", "policy", "check"]
+    # Enough lines to fill the pipe long after its reader has closed it.
+    with subprocess.Popen(
+        [*command, *[str(policy)] * 20_000],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline() == f"{policy}: ok\n".encode()
+        process.stdout.close()
+        errors = process.stderr.read()
+        status = process.wait(timeout=30)
+
+    assert errors == b""
+    assert status == 1

@@ -96,6 +96,8 @@ def test_the_page_lists_apis_operations_backends_and_products(
     assert "Starter" in page
     assert "by-header" in page and ">header<" in page
     assert 'href="/dashboard/apis"' in page  # in the navigation
+    assert "<dt>Deployments</dt>" in page
+    assert '<code>gpt-4o-deployment</code> <span class="hint">(gpt-4o)</span>' in page
 
 
 def test_the_effective_policy_shows_each_policys_scope(

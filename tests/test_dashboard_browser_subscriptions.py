@@ -79,10 +79,20 @@ def test_create_copy_use_and_suspend_a_subscription(
     # The gateway takes the key at once.
     assert chat(gateway, key).status_code == 200
 
-    # Suspend: the panel is gone, the key stops working at once.
+    # Suspend, once confirmed: the panel is gone, the key stops working at once.
+    asked: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     page.locator("#subscription-team-a button", has_text="Suspend").click()
     row = page.locator("#subscription-team-a")
     expect(row).to_contain_text("suspended")
+    assert asked == [
+        "Suspend team-a? Its keys are refused until it is activated again."
+    ]
     expect(panel).to_have_count(0)
     assert key not in page.content()
     assert chat(gateway, key).status_code == 401
@@ -99,5 +109,5 @@ def test_create_copy_use_and_suspend_a_subscription(
 
     # Cancel asks first; saying no changes nothing.
     page.once("dialog", lambda dialog: dialog.dismiss())
-    page.locator("#subscription-team-a button", has_text="Cancel").click()
+    page.locator("#subscription-team-a button", has_text="Cancel subscription").click()
     expect(row).to_contain_text("suspended")

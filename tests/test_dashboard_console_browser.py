@@ -71,6 +71,12 @@ def test_send_a_chat_completion_then_stream_one(
     expect(page.locator("#console-trace")).to_contain_text("answered 200")
     shoot(page, "console-stream")
 
+    # A body edited by hand moves the box with it.
+    page.fill("#console-body", '{"messages": [], "stream": false}')
+    expect(page.locator("#console-stream")).not_to_be_checked()
+    page.fill("#console-body", '{"messages": [], "stream": true}')
+    expect(page.locator("#console-stream")).to_be_checked()
+
     page.click("#console-log")
     page.wait_for_url(re.compile(r"/dashboard/logs/"))
     expect(page.locator("main")).to_contain_text("gpt-4o-deployment")

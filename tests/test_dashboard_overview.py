@@ -152,3 +152,23 @@ def test_an_unknown_range_is_the_last_day(gateway: RunningGateway) -> None:
     assert 'href="/dashboard/overview?range=24h" aria-current="true"' in page.text
     assert totals(page)["requests"] == 0
     assert "No requests in this range." in page.text
+
+
+def test_requests_no_key_matched_have_a_named_row(gateway: RunningGateway) -> None:
+    wrong = {"api-key": "0" * 32}
+    assert gateway.post(CHAT, {"messages": []}, headers=wrong).status_code == 401
+    wait_rows(gateway, 1)
+    browser = login(gateway)
+
+    page = overview(gateway, browser, "?range=1h")
+
+    assert row(page, '<span class="none">(no key matched)</span>')[:2] == [1, 1]
+    assert '<td class="mono"></td>' not in page.text
+
+
+def test_a_total_of_zero_is_not_shown_as_an_alarm(gateway: RunningGateway) -> None:
+    page = overview(gateway, login(gateway))
+
+    assert '<div class="total total-errors zero">' in page.text
+    assert '<div class="total total-blocked zero">' in page.text
+    assert '<div class="total total-requests zero">' in page.text

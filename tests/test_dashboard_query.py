@@ -20,10 +20,11 @@ from tollhouse.config import QueryConfig
 from tollhouse.dashboard.query import (
     EXAMPLES,
     SUGGESTED_ROWS,
+    chart,
     example,
     suggested_chart,
 )
-from tollhouse.kql.query import Column, compile_query
+from tollhouse.kql.query import Column, Render, compile_query
 from tollhouse.kql.run import QueryResult
 
 CHAT = "/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2024-10-21"
@@ -103,7 +104,7 @@ def test_a_query_shows_its_rows(gateway: RunningGateway) -> None:
     assert response.status_code == 200
     assert "<html" not in response.text  # the fragment htmx swaps in
     assert '<th class="num" title="long">TotalRequests</th>' in response.text
-    assert '<td class="num">1</td>' in response.text
+    assert '<td class="num"><div class="cell">1</div></td>' in response.text
     assert "1 row in" in response.text
     assert "Truncated" not in response.text
 
@@ -258,7 +259,7 @@ def test_a_truncated_result_says_so(tmp_path: Path) -> None:
 
         assert 'class="notice"' in response.text
         assert "the result was cut at 1 rows" in response.text
-        assert response.text.count("<td>POST</td>") == 1
+        assert response.text.count('<td><div class="cell">POST</div></td>') == 1
     finally:
         gw.stop()
 
@@ -310,20 +311,44 @@ def test_a_result_by_name_suggests_columns_of_every_number() -> None:
 def test_without_a_label_column_the_first_number_labels_the_rest() -> None:
     result = result_of([("Code", "int"), ("Requests", "long")], [[200, 4], [403, 1]])
 
-    chart = suggested_chart(result)
+    drawn = suggested_chart(result)
 
-    assert chart is not None
-    assert chart["labels"] == ["200", "403"]
-    assert chart["series"] == [{"name": "Requests", "values": [4, 1]}]
+    assert drawn is not None
+    assert drawn["labels"] == ["200", "403"]
+    assert drawn["series"] == [{"name": "Requests", "values": [4, 1]}]
+
+
+def test_one_row_of_numbers_is_a_bar_per_column() -> None:
+    result = result_of(
+        [("TotalRequests", "long"), ("TotalTokensSum", "long"), ("Avg", "real")],
+        [[6, 420, 70.0]],
+    )
+
+    assert suggested_chart(result) == {
+        "kind": "column",
+        "title": "",
+        "time": False,
+        "labels": ["TotalRequests", "TotalTokensSum", "Avg"],
+        "series": [{"name": "Value", "values": [6, 420, 70.0]}],
+    }
+
+
+def test_a_render_without_rows_draws_nothing() -> None:
+    result = dataclasses.replace(
+        result_of([("Reason", "string"), ("Count", "long")], []),
+        render=Render("piechart", {}),
+    )
+
+    assert chart(result) is None
 
 
 def test_a_lone_number_is_drawn_over_the_row_numbers() -> None:
     result = result_of([("Requests", "long")], [[4], [7]])
 
-    chart = suggested_chart(result)
+    drawn = suggested_chart(result)
 
-    assert chart is not None
-    assert chart["labels"] == ["1", "2"]
+    assert drawn is not None
+    assert drawn["labels"] == ["1", "2"]
 
 
 @pytest.mark.parametrize(
@@ -349,5 +374,6 @@ def test_the_page_offers_the_chart_only_without_render(
     rendered = run(gateway, browser, example("requests-by-status"))
 
     assert '<details class="panel chart-panel suggested-chart">' in plain.text
-    assert "&#34;labels&#34;:[&#34;200&#34;]" in plain.text
+    # One row of numbers: a bar per column.
+    assert "&#34;labels&#34;:[&#34;ResponseCode&#34;,&#34;Requests&#34;]" in plain.text
     assert "suggested-chart" not in rendered.text

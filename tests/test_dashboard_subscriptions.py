@@ -122,7 +122,7 @@ def test_create_shows_both_keys_once_and_the_gateway_takes_them(
     assert created.status_code == 201
     assert created.headers["Cache-Control"] == "no-store"
     primary, secondary = shown_keys(created.text)
-    assert "It will not be shown again" in created.text
+    assert "They will not be shown again" in created.text
     assert "Product: Starter" in row(created.text, "team-a")
     assert chat(gateway, primary).status_code == 200
     assert chat(gateway, secondary).status_code == 200
@@ -193,14 +193,18 @@ def test_suspend_activate_cancel_reach_the_gateway_at_once(
     cancelled_row = row(cancelled.text, "team-a")
     assert "state-cancelled" in cancelled_row
     assert "/team-a/cancel" not in cancelled_row
+    assert "/team-a/regenerate" not in cancelled_row
     assert chat(gateway, primary).status_code == 401
     assert shown_keys(cancelled.text) == []
 
 
-def test_cancel_asks_first(operator: Operator) -> None:
-    page = operator.get().text
+def test_what_cannot_be_undone_asks_first(operator: Operator) -> None:
+    master = row(operator.get().text, "master")
 
-    assert 'hx-confirm="Cancel the subscription master?' in row(page, "master")
+    assert 'hx-confirm="Cancel the subscription master?' in master
+    assert 'hx-confirm="Suspend master? Its keys are refused until' in master
+    assert 'hx-confirm="Regenerate the primary key of master? The current' in master
+    assert 'hx-confirm="Regenerate the secondary key of master?' in master
 
 
 @pytest.mark.parametrize(

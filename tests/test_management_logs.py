@@ -165,6 +165,8 @@ def test_the_error_of_a_refused_request(gateway: RunningGateway) -> None:
     assert detail["status"] == 404
     assert detail["lastError"]["reason"] == missing["error"]["reason"]
     assert detail["prompt"] is None
+    # No usage row, but the deployment it was addressed to, as in the list.
+    assert detail["deployment"] == missing["deployment"] == "nope"
 
 
 def test_an_unknown_request_is_404(gateway: RunningGateway) -> None:

@@ -206,6 +206,8 @@ def chart(result: QueryResult) -> dict[str, Any] | None:
     """
     if result.render is None or result.render.kind not in CHARTS:
         return None
+    if not result.rows:
+        return None  # the page says there are no rows; no empty frame
     properties = result.render.properties
     names = [column.name for column in result.columns]
     types = {column.name: column.type for column in result.columns}
@@ -241,14 +243,24 @@ def suggested_chart(result: QueryResult) -> dict[str, Any] | None:
     The x axis is the first datetime column (a line), or else the first
     string column, or else the first of two or more numeric columns (its
     values as labels); a lone numeric column is drawn over the row numbers.
-    Every other numeric column is a series.  None when there is no number to
-    draw or more rows than `SUGGESTED_ROWS`.
+    Every other numeric column is a series.  A single row of numbers only (a
+    ``summarize`` without ``by``) is one bar per column.  None when there is
+    no number to draw or more rows than `SUGGESTED_ROWS`.
     """
     if not result.rows or len(result.rows) > SUGGESTED_ROWS:
         return None
     names = [column.name for column in result.columns]
     types = [column.type for column in result.columns]
     numeric = [i for i, t in enumerate(types) if t in _NUMERIC]
+    if len(result.rows) == 1 and len(numeric) == len(types) > 1:
+        [row] = result.rows
+        return {
+            "kind": "column",
+            "title": "",
+            "time": False,
+            "labels": names,
+            "series": [{"name": "Value", "values": [_number(v) for v in row]}],
+        }
     x = next((i for i, t in enumerate(types) if t == "datetime"), None)
     if x is None:
         x = next((i for i, t in enumerate(types) if t == "string"), None)

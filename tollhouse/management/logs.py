@@ -138,7 +138,7 @@ def detail_json(row: dict[str, Any], llm_rows: list[dict[str, Any]]) -> dict[str
     """A request in full, with its prompt and completion reassembled."""
     usage = next((r for r in llm_rows if r["SequenceNumber"] == 0), None)
     return {
-        **summary_json({**row, **_usage_columns(usage)}),
+        **summary_json({**row, **_usage_columns(row, usage)}),
         "url": row["Url"],
         "product": row["ProductId"],
         "backend": row["BackendId"],
@@ -253,11 +253,16 @@ def _tokens(row: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _usage_columns(usage: dict[str, Any] | None) -> dict[str, Any]:
+def _usage_columns(row: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any]:
+    """The usage row's counts; its deployment, else the gateway row's own.
+
+    A request refused before the backend (an ip-filter, a quota) has no
+    usage row but was still addressed to a deployment.
+    """
     names = ("PromptTokens", "CompletionTokens", "TotalTokens", "TokenCountSource")
     found = {name: None if usage is None else usage[name] for name in names}
     deployment = None if usage is None else usage["DeploymentName"]
-    return {**found, "DeploymentName": deployment}
+    return {**found, "DeploymentName": deployment or row["DeploymentName"]}
 
 
 def _usage(row: dict[str, Any]) -> dict[str, Any]:

@@ -136,6 +136,15 @@
     body.value = JSON.stringify(parsed, null, 2);
   }
 
+  // The box follows a body edited by hand: ticked when it says "stream": true.
+  function followBody() {
+    var parsed;
+    try { parsed = JSON.parse($("console-body").value); } catch (e) { return; }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) { return; }
+    var box = $("console-stream");
+    if (!box.disabled) { box.checked = parsed.stream === true; }
+  }
+
   // The response -----------------------------------------------------------
 
   function statusClass(status) {
@@ -337,6 +346,7 @@
   $("console-query").addEventListener("input", showUrl);
   $("console-version").addEventListener("input", showUrl);
   $("console-stream").addEventListener("change", toggleStream);
+  $("console-body").addEventListener("input", followBody);
   form.addEventListener("submit", send);
   fillOperations();
 }());
