@@ -259,6 +259,9 @@ def test_a_path_no_api_serves_is_a_404_with_its_trace(console: Console) -> None:
         ({"headers": "Bad Name: x"}, "Header line 1 is not"),
         ({"headers": "A: 1\n\nHost: evil"}, "Header line 3: the console sets Host"),
         ({"headers": "Content-Length: 5"}, "sets Content-Length itself"),
+        ({"headers": "Expect: 100-continue"}, "the console sets Expect itself"),
+        ({"headers": "X-Tollhouse-Console: forged"}, "sets X-Tollhouse-Console"),
+        ({"headers": "X-A: a\x7fb"}, "Header line 1 holds a control character."),
         ({"body": 5}, "'body' must be text."),
         ({"extra": 1}, "Unknown fields: extra."),
     ],
@@ -373,3 +376,33 @@ def test_a_ticket_is_good_for_one_request(gateway: RunningGateway) -> None:
         timeout=10,
     )
     assert forged.status_code == 401
+
+
+@pytest.mark.parametrize("deployment", ["..", "."])
+def test_dot_segments_reach_the_gateway_as_typed(
+    console: Console, deployment: str
+) -> None:
+    events = console.events(params={"deployment-id": deployment})
+
+    sent = by_kind(events)
+    assert (
+        f"/openai/deployments/{deployment}/chat/completions?"
+        in (sent["request"]["url"])
+    )
+    assert sent["response"]["status"] == 400
+    assert sent["end"]["status"] == 400
+    row = console.gw.gateway_row(sent["end"]["correlationId"])
+    assert f"/deployments/{deployment}/chat" in row["Url"]
+
+
+def test_an_answer_cut_short_still_ends_with_its_trace(console: Console) -> None:
+    events = console.events(
+        headers="Content-Type: application/json\nx-mock-drop-after: 3",
+        body='{"messages": [{"role": "user", "content": "Count to ten"}],'
+        ' "stream": true}',
+    )
+
+    kinds = by_kind(events)
+    assert "failed" not in kinds
+    assert "[the answer ended before it was complete" in body_of(events)
+    assert kinds["end"]["logUrl"].endswith(kinds["end"]["correlationId"])

@@ -105,7 +105,17 @@ def test_the_session_cookie_flags_are_exact(gateway: RunningGateway) -> None:
     assert value not in gateway.output.getvalue()
 
 
-@pytest.mark.parametrize("target", ["https://evil.test/", "//evil.test/x", "/logs"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.test/",
+        "//evil.test/x",
+        "/logs",
+        "/dashboard/\r\nSet-Cookie: x=y",
+        "/dashboard/\x00",
+        "/dashboard/logs?q=\u00e9",
+    ],
+)
 def test_login_goes_nowhere_but_the_dashboard(
     gateway: RunningGateway, target: str
 ) -> None:
@@ -115,6 +125,7 @@ def test_login_goes_nowhere_but_the_dashboard(
         allow_redirects=False,
         timeout=10,
     )
+    assert response.status_code == 303
     assert response.headers["Location"] == "/dashboard/"
 
 

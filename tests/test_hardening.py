@@ -18,6 +18,7 @@ from tests.support import (
     Reply,
     RunningGateway,
     ScriptedBackend,
+    default_config,
     scripted_config,
     secret_key_config,
     sse,
@@ -36,6 +37,7 @@ CHAT_REPLY = Reply(
 )
 BODY = {"messages": [{"role": "user", "content": "hi"}]}
 CHAT = "/openai/deployments/d/chat/completions?api-version=2024-10-21"
+JSON_TYPE = "application/json"
 
 
 def raw_request(
@@ -361,6 +363,26 @@ def test_backend_url_credentials_are_not_logged(
     assert "x-functions-key=REDACTED" in row["BackendUrl"]
 
 
+def test_a_backend_url_secret_echoed_back_is_scrubbed(
+    tmp_path: Path, backend: ScriptedBackend
+) -> None:
+    config = scripted_config(
+        tmp_path,
+        backend.url,
+        backend=lambda b: dataclasses.replace(b, url=b.url + "?code=QUERYSECRET-1"),
+    )
+    echo = b'{"error":{"message":"bad code QUERYSECRET-1","code":"denied"}}'
+    backend.reply(Reply([echo], status=403, headers=(("Content-Type", JSON_TYPE),)))
+    with RunningGateway(config) as gateway:
+        response = gateway.post(CHAT, BODY)
+        row = gateway.gateway_row(response.headers["x-correlation-id"])
+
+    assert response.status_code == 403
+    assert "QUERYSECRET-1" not in response.text
+    assert "QUERYSECRET-1" not in str(row)
+    assert "bad code REDACTED" in response.text
+
+
 def test_decoding_a_bomb_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decoding, "MAX_DECODED", 1 << 20)
     bomb = gzip.compress(b"\0" * (50 << 20))
@@ -386,5 +408,52 @@ def test_client_leaving_mid_body_is_logged_as_499(gateway: RunningGateway) -> No
         499,
         1,
         "client_disconnected",
+    )
+    assert row["BackendResponseCode"] is None
+
+
+def _chat_head(gateway: RunningGateway, extra: bytes = b"") -> bytes:
+    return (
+        b"POST /openai/deployments/gpt-4o-deployment/chat/completions"
+        b"?api-version=2024-10-21 HTTP/1.1\r\nHost: x\r\n"
+        b"api-key: " + gateway.key.encode() + b"\r\n"
+        b"Content-Type: application/json\r\n" + extra
+    )
+
+
+def test_expect_100_continue_is_answered_before_the_body(
+    gateway: RunningGateway,
+) -> None:
+    body = json.dumps(BODY).encode()
+    head = _chat_head(
+        gateway,
+        b"Expect: 100-continue\r\nConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body),
+    )
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(head)
+        interim = sock.recv(64)
+        sock.sendall(body)
+        answer = sock.makefile("rb").readline()
+
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert answer == b"HTTP/1.1 200 OK\r\n"
+    assert gateway.gateway_row()["ResponseCode"] == 200
+
+
+def test_a_body_that_never_comes_ends_in_408(tmp_path: Path) -> None:
+    config = default_config(tmp_path / "data")
+    listener = dataclasses.replace(config.listener, body_timeout=0.3)
+    with RunningGateway(dataclasses.replace(config, listener=listener)) as gw:
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+            sock.sendall(_chat_head(gw, b"Content-Length: 100\r\n\r\n" + b'{"m'))
+            answer = sock.makefile("rb").readline()
+        row = gw.gateway_row()
+
+    assert answer == b"HTTP/1.1 408 Request Timeout\r\n"
+    assert (row["ResponseCode"], row["LastErrorReason"], row["RequestSize"]) == (
+        408,
+        "RequestTimeout",
+        3,
     )
     assert row["BackendResponseCode"] is None

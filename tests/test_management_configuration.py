@@ -14,6 +14,7 @@ from tests.management_support import (
     secured_gateway,
 )
 from tests.support import RunningGateway
+from tollhouse.management.configuration import _public_url
 from tollhouse.routing import OPERATIONS
 
 
@@ -138,3 +139,20 @@ def test_every_route_needs_the_admin_key(
 def test_the_configuration_is_read_only(gateway: RunningGateway, path: str) -> None:
     response = call(gateway, "POST", path, {})
     assert_error(response, 405, "MethodNotAllowed")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mock:/openai?code=QUERYSECRET-abc123", "mock:/openai?code=REDACTED"),
+        (
+            "https://fn.test/api?x-functions-key=S2&apikey=S3&api_key=S4&auth=S10",
+            "https://fn.test/api?x-functions-key=REDACTED&apikey=REDACTED"
+            "&api_key=REDACTED&auth=REDACTED",
+        ),
+        ("https://user:pw@aoai.test/openai", "https://aoai.test/openai"),
+        ("https://aoai.test/openai", "https://aoai.test/openai"),
+    ],
+)
+def test_a_backend_url_shows_no_query_value(url: str, shown: str) -> None:
+    assert _public_url(url) == shown

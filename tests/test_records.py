@@ -210,12 +210,17 @@ def test_the_callers_subscription_key_in_a_body_is_scrubbed(
     gw = start(8192)
     request = f'{{"messages":[{{"role":"user","content":"my key {gw.key}"}}]}}'
 
-    gw.post(AZURE_CHAT, request.encode())
+    response = gw.post(AZURE_CHAT, request.encode())
 
     assert gw.key not in str(gw.gateway_row())
     assert bodies(gw)["RequestBody"] == (
         '{"messages":[{"role":"user","content":"my key REDACTED"}]}'
     )
+    correlation_id = response.headers["x-correlation-id"]
+    assert gw.key not in str(gw.llm_rows(correlation_id))
+    assert gw.messages(correlation_id, "RequestMessages") == [
+        {"role": "user", "content": "my key REDACTED"}
+    ]
 
 
 @pytest.mark.parametrize(

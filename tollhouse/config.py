@@ -49,6 +49,11 @@ class ListenerConfig:
         32 * 2**20,
         help="Largest request body accepted; larger ones get 413.",
     )
+    body_timeout: float = setting(
+        30.0,
+        help="Seconds a client may take to send its request body; a slower "
+        "one gets 408.",
+    )
     region: str = setting(
         "local", help="Written to the Region column, like APIM's gateway region."
     )
@@ -645,6 +650,7 @@ def _check_numbers(config: GatewayConfig) -> None:
         checks.append(
             (f"backends.{name}.max_response_bytes", backend.max_response_bytes)
         )
+    checks.append(("listener.body_timeout", config.listener.body_timeout))
     checks.append(("query.max_rows", config.query.max_rows))
     checks.append(("query.timeout_seconds", config.query.timeout_seconds))
     for path, value in checks:

@@ -16,6 +16,7 @@
         │   ├── MissingSubscriptionKey
         │   └── InvalidSubscriptionKey
         ├── NotFound                404
+        ├── RequestTimeout          408, the request body came too slowly
         ├── PayloadTooLarge         413
         ├── ClientClosedRequest     499, the client left before its request ended
         ├── BackendError            5xx, the backend could not be reached or was slow
@@ -198,6 +199,13 @@ class NotFound(GatewayError):
     reason = "OperationNotFound"
     source = "configuration"
     default_message = "Resource not found"
+
+
+class RequestTimeout(GatewayError):
+    status = 408
+    reason = "RequestTimeout"
+    source = "request"
+    default_message = "The request body did not arrive in time."
 
 
 class PayloadTooLarge(GatewayError):

@@ -42,6 +42,7 @@ from .errors import (
     MissingSubscriptionKey,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     Unauthorized,
 )
 from .exchange import Exchange
@@ -298,13 +299,19 @@ class Pipeline:
         chunks: list[bytes] = []
         size = 0
         try:
-            while chunk := await request.content.readany():
-                size += len(chunk)
-                if size > limit:
-                    exchange.request_size = size
-                    _keep_request_head(exchange, chunks)
-                    raise PayloadTooLarge()
-                chunks.append(chunk)
+            await _continue(request)
+            async with asyncio.timeout(self.runtime.config.listener.body_timeout):
+                while chunk := await request.content.readany():
+                    size += len(chunk)
+                    if size > limit:
+                        exchange.request_size = size
+                        _keep_request_head(exchange, chunks)
+                        raise PayloadTooLarge()
+                    chunks.append(chunk)
+        except TimeoutError as exc:
+            exchange.request_size = size
+            _keep_request_head(exchange, chunks)
+            raise RequestTimeout() from exc
         except (HttpProcessingError, RequestPayloadError) as exc:
             if _transport_gone(request):
                 exchange.client_disconnected = True
@@ -418,7 +425,12 @@ class Pipeline:
         exchange.response_size = len(whole.body)
         exchange.response_headers = headers
         keep_response_head(exchange, whole)
-        return web.Response(status=error.status, body=whole.body, headers=headers)
+        response = web.Response(status=error.status, body=whole.body, headers=headers)
+        if isinstance(error, RequestTimeout | PayloadTooLarge):
+            # The rest of the body is still on its way: the connection is
+            # not fit for another request.
+            response.force_close()
+        return response
 
     def _error_whole(self, exchange: Exchange, error: GatewayError) -> WholeResponse:
         """APIM's own response to ``error``; its body is kept for the log."""
@@ -578,6 +590,16 @@ def _check_path(raw_path: str) -> None:
 def _transport_gone(request: web.BaseRequest) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+async def _continue(request: web.BaseRequest) -> None:
+    """Tell a client that sent ``Expect: 100-continue`` to go on with its body."""
+    expect = request.headers.get("Expect")
+    if expect is None or request.version < (1, 1):
+        return
+    if expect.strip().lower() != "100-continue":
+        return
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
 def _keep_request_head(exchange: Exchange, chunks: list[bytes]) -> None:

@@ -400,8 +400,12 @@ def _message_rows(
     ):
         if not messages:
             continue
-        # A backend may echo its credential (B41): never into the log.
-        for piece in split_pieces(runtime.scrub(dumps(messages))):
+        # A backend may echo its credential (B41), a caller quote its own
+        # key: neither goes into the log.
+        text = runtime.scrub(dumps(messages))
+        if key := exchange.subscription_key:
+            text = text.replace(key, "REDACTED")
+        for piece in split_pieces(text):
             row = dict(common)
             row["SequenceNumber"] = sequence
             row[column] = piece

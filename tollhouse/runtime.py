@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_plus
@@ -24,6 +25,8 @@ _SECRET_QUERY = frozenset(
     {"subscription-key", "api-key", "key", "code", "sig", "token", "access_token"}
 )
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
+# The shortest base-URL query value treated as a secret to scrub.
+_SCRUBBED_LENGTH = 8
 
 
 @dataclass
@@ -72,6 +75,19 @@ class RuntimeBackend:
             if item
         )
         return redact_url(url, names)
+
+    @functools.cached_property
+    def url_secrets(self) -> tuple[str, ...]:
+        """The base URL's own query values and password, as logs must not
+        show them (a function key, say); values under 8 characters are too
+        common to scrub."""
+        base_query = self.base_url.partition("?")[2]
+        values = [item.partition("=")[2] for item in base_query.split("&")]
+        authority = self.base_url.partition("://")[2].partition("/")[0]
+        if "@" in authority:
+            values.append(authority.rpartition("@")[0].partition(":")[2])
+        found = {unquote_plus(value) for value in values} | set(values)
+        return tuple(value for value in found if len(value) >= _SCRUBBED_LENGTH)
 
 
 def redact_url(url: str, extra: frozenset[str] = frozenset()) -> str:
@@ -151,5 +167,6 @@ class Runtime:
         found = list(self.secrets)
         for backend in self.backends.values():
             found.extend(backend.auth.secrets())
+            found.extend(backend.url_secrets)
         found.extend(self.managed_identity.secrets())
         return found

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 from aiohttp import web
+from yarl import URL
 
 from ..console import HEADER, ConsoleTickets, Outcome
 from ..management.configuration import api_json
@@ -88,7 +90,17 @@ MAX_SHOWN_BYTES = 2 * 1024 * 1024
 OUTCOME_SECONDS = 5.0
 #: Headers the console's HTTP client sets itself.
 _OWN_HEADERS = frozenset(
-    {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "expect",
+        "upgrade",
+        "te",
+        HEADER.lower(),
+    }
 )
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _PARAMETER = re.compile(r"\{([^{}]+)\}")
@@ -205,22 +217,29 @@ class ConsolePage:
         )
         try:
             await self._relay(stream, planned, headers)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            outcome = await self._outcome(ticket.done)
+            await _event(stream, _ended(outcome))
+            await stream.write_eof()
+        except _PageGone:
+            logger.info("test console: the page left before the answer ended")
             self._tickets.withdraw(ticket_text)
-            reason = str(exc) or type(exc).__name__
-            message = f"The gateway at {self._gateway_url()} could not be reached: "
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            self._tickets.withdraw(ticket_text)
+            await self._failed(stream, exc)
+        return stream
+
+    async def _outcome(self, done: asyncio.Future[Outcome]) -> Outcome | None:
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), OUTCOME_SECONDS)
+        except TimeoutError:
+            return None
+
+    async def _failed(self, stream: web.StreamResponse, exc: Exception) -> None:
+        reason = str(exc) or type(exc).__name__
+        message = f"The gateway at {self._gateway_url()} could not be reached: "
+        with contextlib.suppress(_PageGone):
             await _event(stream, {"event": "failed", "message": message + reason})
             await stream.write_eof()
-            return stream
-        try:
-            outcome = await asyncio.wait_for(
-                asyncio.shield(ticket.done), OUTCOME_SECONDS
-            )
-        except TimeoutError:
-            outcome = None
-        await _event(stream, _ended(outcome))
-        await stream.write_eof()
-        return stream
 
     def plan(self, form: dict[str, Any]) -> Planned:
         """The request ``form`` asks for, or `ConsoleRefusal` saying what is wrong."""
@@ -271,7 +290,8 @@ class ConsolePage:
         """Send ``planned`` to the gateway and stream its answer into ``stream``."""
         async with self._session().request(
             planned.method,
-            planned.url,
+            # As built: dot segments go to the gateway, which judges them.
+            URL(planned.url, encoded=True),
             headers=headers,
             data=planned.body or None,
             allow_redirects=False,
@@ -287,17 +307,21 @@ class ConsolePage:
             )
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
             shown = 0
-            async for chunk in answer.content.iter_any():
-                if shown >= MAX_SHOWN_BYTES:
-                    continue  # read to the end: the gateway logs a whole response
-                chunk = chunk[: MAX_SHOWN_BYTES - shown]
-                shown += len(chunk)
-                if text := decoder.decode(chunk):
-                    await _event(stream, {"event": "body", "text": text})
+            cut_short = ""
+            try:
+                async for chunk in answer.content.iter_any():
+                    if shown >= MAX_SHOWN_BYTES:
+                        continue  # read to the end: the gateway logs it whole
+                    chunk = chunk[: MAX_SHOWN_BYTES - shown]
+                    shown += len(chunk)
+                    if text := decoder.decode(chunk):
+                        await _event(stream, {"event": "body", "text": text})
+            except aiohttp.ClientPayloadError as exc:
+                cut_short = f"\n[the answer ended before it was complete: {exc}]"
             tail = decoder.decode(b"", final=True)
             if shown >= MAX_SHOWN_BYTES:
                 tail += f"\n[the console shows the first {MAX_SHOWN_BYTES} bytes]"
-            if tail:
+            if tail := tail + cut_short:
                 await _event(stream, {"event": "body", "text": tail})
 
     def _session(self) -> aiohttp.ClientSession:
@@ -377,7 +401,7 @@ def _headers(text: str) -> list[tuple[str, str]]:
             raise ConsoleRefusal(
                 f"Header line {number}: the console sets {name} itself; remove it."
             )
-        if any(ord(c) < 0x20 and c != "\t" for c in value):
+        if any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in value):
             raise ConsoleRefusal(f"Header line {number} holds a control character.")
         headers.append((name, value))
     return headers
@@ -410,5 +434,12 @@ def _ended(outcome: Outcome | None) -> dict[str, Any]:
     }
 
 
+class _PageGone(Exception):
+    """The page that asked stopped reading: nobody is left to tell."""
+
+
 async def _event(stream: web.StreamResponse, event: dict[str, Any]) -> None:
-    await stream.write(orjson.dumps(event) + b"\n")
+    try:
+        await stream.write(orjson.dumps(event) + b"\n")
+    except (ConnectionError, RuntimeError) as exc:
+        raise _PageGone() from exc

@@ -320,8 +320,8 @@ def see_other(location: str) -> web.Response:
 def _next(target: str | None) -> str:
     """Where to go after login: a dashboard path, never another site."""
     default = f"{PREFIX}/"
-    if not target:
-        return default
+    if not target or not target.isascii() or not target.isprintable():
+        return default  # a Location header holds printable ASCII only
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith(f"{PREFIX}/"):
         return default

@@ -21,7 +21,6 @@ from yarl import URL
 from ..config import ApiConfig, BackendConfig, GatewayConfig, ProductConfig
 from ..pipeline import key_header
 from ..routing import OPERATIONS, PASSTHROUGH, Operation
-from ..runtime import redact_url
 from .bodies import json_response, not_found
 
 
@@ -126,12 +125,17 @@ def backend_json(name: str, backend: BackendConfig) -> dict[str, Any]:
 
 
 def _public_url(url: str) -> str:
-    if url.startswith("mock:"):
-        return url
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return "(not a URL)"
-    if parsed.user is not None or parsed.password is not None:
-        parsed = parsed.with_user(None)
-    return redact_url(str(parsed))
+    """``url`` without user, password or any query value: any may be a key."""
+    base, question, query = url.partition("?")
+    if not base.startswith("mock:"):
+        try:
+            parsed = URL(base)
+        except ValueError:
+            return "(not a URL)"
+        if parsed.user is not None or parsed.password is not None:
+            parsed = parsed.with_user(None)
+        base = str(parsed)
+    if not question:
+        return base
+    names = [item.partition("=")[0] for item in query.split("&") if item]
+    return base + "?" + "&".join(f"{name}=REDACTED" for name in names)
