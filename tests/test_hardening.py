@@ -299,6 +299,25 @@ def test_a_credential_quoted_in_a_stream_is_scrubbed(
     assert all("SECRET-BACKEND-7" not in (r["ResponseMessages"] or "") for r in rows)
 
 
+def test_a_credential_quoted_in_a_whole_answer_is_scrubbed(
+    tmp_path: Path, backend: ScriptedBackend
+) -> None:
+    config = secret_key_config(tmp_path, backend.url, "SECRET-BACKEND-7")
+    answer = (
+        b'{"id":"c","object":"chat.completion","choices":[{"index":0,'
+        b'"message":{"role":"assistant","content":"your key is SECRET-BACKEND-7"},'
+        b'"finish_reason":"stop"}]}'
+    )
+    backend.reply(Reply([answer], headers=(("Content-Type", JSON_TYPE),)))
+    with RunningGateway(config) as gateway:
+        response = gateway.post(CHAT, BODY)
+        rows = gateway.llm_rows(response.headers["x-correlation-id"])
+
+    assert response.status_code == 200
+    assert response.content == answer.replace(b"SECRET-BACKEND-7", b"REDACTED")
+    assert "SECRET-BACKEND-7" not in str(rows)
+
+
 def test_deeply_nested_prompt_keeps_its_usage_row(gateway: RunningGateway) -> None:
     # Valid JSON nested deeper than Python's json module recurses.
     nested = "[" * 1010 + '"deep"' + "]" * 1010

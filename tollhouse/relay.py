@@ -165,6 +165,8 @@ async def read_whole(
     if response.status >= 400:
         _note_backend_error(exchange, response.status, text)
         body, headers = _without_secrets(runtime, body, text, headers)
+    elif _quotes_a_secret(runtime, text):
+        body, headers = _without_secrets(runtime, body, text, headers)
     whole = WholeResponse(response.status, response.reason, headers, body)
     if exchange.body_bytes and is_encoded(encoding) and can_decode(encoding):
         whole.decoded_head = text[: exchange.body_bytes]
@@ -241,7 +243,7 @@ async def _read_bounded(response: BackendResponse, limit: int, timeout: float) -
 def _without_secrets(
     runtime: Runtime, body: bytes, text: bytes, headers: list[tuple[str, str]]
 ) -> tuple[bytes, list[tuple[str, str]]]:
-    """An error body that quotes a secret, scrubbed, with headers to match.
+    """A body that quotes a secret, scrubbed, with headers to match.
 
     A backend may echo the key it was sent ("Incorrect API key provided:
     ..."); the client must not learn it (B41).  Such a body goes out decoded,
@@ -253,6 +255,11 @@ def _without_secrets(
         return body, headers
     kept = [(n, v) for n, v in headers if n.lower() != "content-encoding"]
     return scrubbed.encode(), kept
+
+
+def _quotes_a_secret(runtime: Runtime, text: bytes) -> bool:
+    """Whether a body holds a secret: an answer may echo one as an error does."""
+    return any(secret and secret.encode() in text for secret in runtime.secret_values())
 
 
 def error_text(body: bytes) -> str:
