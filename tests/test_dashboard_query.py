@@ -104,7 +104,7 @@ def test_a_query_shows_its_rows(gateway: RunningGateway) -> None:
     assert response.status_code == 200
     assert "<html" not in response.text  # the fragment htmx swaps in
     assert '<th class="num" title="long">TotalRequests</th>' in response.text
-    assert '<td class="num"><div class="cell">1</div></td>' in response.text
+    assert '<td class="num"><div class="cell short">1</div></td>' in response.text
     assert "1 row in" in response.text
     assert "Truncated" not in response.text
 
@@ -259,7 +259,7 @@ def test_a_truncated_result_says_so(tmp_path: Path) -> None:
 
         assert 'class="notice"' in response.text
         assert "the result was cut at 1 rows" in response.text
-        assert response.text.count('<td><div class="cell">POST</div></td>') == 1
+        assert response.text.count('<td><div class="cell short">POST</div></td>') == 1
     finally:
         gw.stop()
 
