@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -406,3 +407,30 @@ def test_an_answer_cut_short_still_ends_with_its_trace(console: Console) -> None
     assert "failed" not in kinds
     assert "[the answer ended before it was complete" in body_of(events)
     assert kinds["end"]["logUrl"].endswith(kinds["end"]["correlationId"])
+
+
+def test_a_page_that_leaves_mid_stream_leaves_no_error(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    form = {
+        **CHAT,
+        "headers": "Content-Type: application/json\nx-mock-chunk-delay-ms: 100",
+        "body": '{"messages": [{"role": "user", "content": "Count to ten"}],'
+        ' "stream": true}',
+    }
+    with console.browser.post(
+        console.gw.management_url + SEND,
+        data=orjson.dumps(form),
+        headers={"X-CSRF-Token": console.token, "Content-Type": "application/json"},
+        stream=True,
+        timeout=30,
+    ) as response:
+        lines = response.iter_lines()
+        assert orjson.loads(next(lines))["event"] == "request"
+        assert orjson.loads(next(lines))["event"] == "response"
+    # The console, the gateway's client, leaves with the page: one row says so.
+    [row] = console.gw.wait_rows("SELECT * FROM ApiManagementGatewayLogs")
+
+    assert (row["ApimSubscriptionId"], row["ResponseCode"]) == ("master", 499)
+    assert row["ClientDisconnected"] == 1
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
