@@ -476,3 +476,19 @@ def test_a_body_that_never_comes_ends_in_408(tmp_path: Path) -> None:
         3,
     )
     assert row["BackendResponseCode"] is None
+
+
+@pytest.mark.parametrize("path", ["/nothing", CHAT.replace("/d/", "/gpt-4o/")])
+def test_an_unread_body_that_does_not_decode_logs_no_error(
+    gateway: RunningGateway, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    response = requests.post(
+        gateway.url + path,
+        data=b"not gzip at all",
+        headers={"Content-Encoding": "gzip", "api-key": "0" * 32},
+        timeout=10,
+    )
+    gateway.gateway_row(response.headers["x-correlation-id"])
+
+    assert response.status_code in (401, 404)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
 from .ids import new_correlation_id
 
@@ -53,6 +54,16 @@ class _Handler(RequestHandler):
         )
         response.force_close()
         return response
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        # After an answer sent without reading the body (a 401, a 404),
+        # aiohttp reads the rest; a body that does not decode is the
+        # client's fault, already answered, not an error of the gateway's.
+        failure = kwargs.get("exc_info")
+        if isinstance(failure, HttpProcessingError | RequestPayloadError):
+            logger.info("dropped an unread request body that did not decode")
+            return
+        super().log_exception(*args, **kwargs)
 
 
 class Server(web.Server):
