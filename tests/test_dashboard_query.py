@@ -19,7 +19,10 @@ from tests.support import RunningGateway
 from tollhouse.config import QueryConfig
 from tollhouse.dashboard.query import (
     EXAMPLES,
+    SHOWN_ROWS,
     SUGGESTED_ROWS,
+    Outcome,
+    _shown,
     chart,
     example,
     suggested_chart,
@@ -377,3 +380,12 @@ def test_the_page_offers_the_chart_only_without_render(
     # One row of numbers: a bar per column.
     assert "&#34;labels&#34;:[&#34;ResponseCode&#34;,&#34;Requests&#34;]" in plain.text
     assert "suggested-chart" not in rendered.text
+
+
+def test_the_table_shows_the_first_rows_of_a_large_result() -> None:
+    result = result_of([("N", "long")], [[n] for n in range(SHOWN_ROWS + 500)])
+
+    shown = _shown(Outcome(result=result))["result"]
+
+    assert shown["count"] == SHOWN_ROWS + 500
+    assert shown["rows"] == [[str(n)] for n in range(SHOWN_ROWS)]

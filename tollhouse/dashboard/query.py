@@ -12,6 +12,7 @@ with a chart kind the page can draw comes back with a chart description
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -50,6 +51,8 @@ CHARTS = {
 }
 #: Most rows `suggested_chart` draws.
 SUGGESTED_ROWS = 1000
+#: Most rows the page's table shows; the exports hold them all.
+SHOWN_ROWS = 1000
 #: The tables listed beside the editor (each once, by its usual name).
 TABLES = (GATEWAY_LOGS, LLM_LOG)
 
@@ -90,10 +93,15 @@ class QueryPage:
         text = str((await request.post()).get("query", ""))
         outcome = await self._outcome(text)
         if request.headers.get("HX-Request") == "true":
-            return self._dashboard.render(
-                request, "query_result.html", query=text, **_shown(outcome)
+            # A large result takes a while to write out: not on the event loop.
+            return await asyncio.to_thread(
+                self._dashboard.render,
+                request,
+                "query_result.html",
+                query=text,
+                **_shown(outcome),
             )
-        return self._render(request, text, outcome)
+        return await asyncio.to_thread(self._render, request, text, outcome)
 
     async def _export(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -107,7 +115,7 @@ class QueryPage:
 
         result = outcome.result
         content_type, suffix = _EXPORTS[fmt]
-        body = format_csv(result).encode() if fmt == "csv" else format_json(result)
+        body = await asyncio.to_thread(_export_body, result, fmt)
         return web.Response(
             body=body,
             headers={
@@ -153,6 +161,10 @@ class QueryPage:
         )
 
 
+def _export_body(result: QueryResult, fmt: str) -> bytes:
+    return format_csv(result).encode() if fmt == "csv" else format_json(result)
+
+
 def example(name: str) -> str:
     """The text of the saved example ``name`` (a file in ``examples/``)."""
     files = resources.files("tollhouse.dashboard") / "examples"
@@ -176,7 +188,8 @@ def _shown(outcome: Outcome) -> dict[str, Any]:
         "result": {
             "columns": result.columns,
             "numeric": [c.type in _NUMERIC for c in result.columns],
-            "rows": [[cell(v) for v in row] for row in result.rows],
+            "rows": [[cell(v) for v in row] for row in result.rows[:SHOWN_ROWS]],
+            "count": len(result.rows),
             "truncated": truncation_notice(result) if result.truncated else None,
             "elapsed": result.elapsed,
         },
