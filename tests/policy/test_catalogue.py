@@ -9,8 +9,10 @@ import pytest
 
 from tollhouse.policy.catalogue import (
     BOOLEAN,
+    FIELD_VALUE,
     HTTP_METHOD,
     IP_ADDRESS,
+    MEDIA_TYPE,
     ORIGIN,
     POLICIES,
     STATUS_CODE,
@@ -161,8 +163,25 @@ ERRORS = [
         "outbound",
         '<set-status code="700" reason="x" />\n<set-status code="abc" reason="x" />',
         [
-            "3:19: '700' is not an HTTP status code from 100 to 599",
+            "3:19: '700' is not an HTTP status code from 200 to 599",
             "4:19: 'abc' is not an HTTP status code",
+        ],
+    ),
+    # A constant HTTP would refuse on the wire: a line break in a value (as
+    # written, or as a character reference), in a reason, in a content type.
+    (
+        "outbound",
+        '<set-header name="a"><value>one\ntwo</value>'
+        "<value>x&#13;&#10;Injected: 1</value></set-header>\n"
+        '<set-status code="200" reason="OK&#10;" />\n'
+        '<mock-response content-type="text/plain&#127;" />',
+        [
+            "3:29: 'one\\ntwo' holds a control character HTTP does not allow (U+000A)",
+            "4:19: 'x\\r\\nInjected: 1' holds a control character HTTP does not "
+            "allow (U+000D)",
+            "5:32: 'OK\\n' holds a control character HTTP does not allow (U+000A)",
+            "6:30: 'text/plain\\x7f' holds a control character HTTP does not "
+            "allow (U+007F)",
         ],
     ),
     (
@@ -375,7 +394,7 @@ def test_every_error_of_a_document_is_reported_in_order() -> None:
     )
 
     assert errors_in("inbound", snippet) == [
-        "3:19: '1' is not an HTTP status code from 100 to 599",
+        "3:19: '1' is not an HTTP status code from 200 to 599",
         "4:1: unknown policy <unknown>",
         "5:36: 'x' is not an IP address",
     ]
@@ -388,6 +407,10 @@ KINDS: list[tuple[Kind, str, object]] = [
     (BOOLEAN, "false", False),
     (IP_ADDRESS, "2001:db8::1", __import__("ipaddress").ip_address("2001:db8::1")),
     (STATUS_CODE, "403", 403),
+    (STATUS_CODE, "200", 200),
+    (STATUS_CODE, "599", 599),
+    (FIELD_VALUE, "a\tb é", "a\tb é"),
+    (MEDIA_TYPE, "application/json", "application/json"),
     (integer(0, 240), "+10", 10),
     (choice("allow", "forbid"), "Allow", "allow"),
     (HTTP_METHOD, "PATCH", "PATCH"),
@@ -405,7 +428,12 @@ KIND_ERRORS: list[tuple[Kind, str, str]] = [
     (BOOLEAN, "1", "is not a boolean (true or false)"),
     (IP_ADDRESS, "010.0.0.1", "is not an IP address"),
     (IP_ADDRESS, "10.0.0.1/8", "is not an IP address"),
-    (STATUS_CODE, "99", "is not an HTTP status code from 100 to 599"),
+    (STATUS_CODE, "99", "is not an HTTP status code from 200 to 599"),
+    # 1xx are interim answers: a gateway's answer is final.
+    (STATUS_CODE, "101", "is not an HTTP status code from 200 to 599"),
+    (FIELD_VALUE, "a\r\nb", "holds a control character HTTP does not allow (U+000D)"),
+    (FIELD_VALUE, "a\x7f", "holds a control character HTTP does not allow (U+007F)"),
+    (MEDIA_TYPE, " ", "is empty"),
     (integer(0, 240), "1.5", "is not an integer"),
     (integer(0, 240), "12345678901", "is not an integer"),
 ]

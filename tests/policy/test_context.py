@@ -102,6 +102,24 @@ def test_url_parse(text: str, parts: tuple[object, ...], rendered: str) -> None:
     assert str(url) == rendered
 
 
+@pytest.mark.parametrize(
+    ("path", "sent"),
+    [
+        ("/deployments/a b/chat", "/deployments/a%20b/chat"),
+        ("/a\r\nHost: evil", "/a%0D%0AHost:%20evil"),
+        ("/kept%20escape/50%", "/kept%20escape/50%25"),
+        ("/caf\u00e9/{x}", "/caf%C3%A9/%7Bx%7D"),
+        ("/a;b=c:d@e/-._~!$&'()*+,", "/a;b=c:d@e/-._~!$&'()*+,"),
+    ],
+)
+def test_a_url_escapes_what_its_path_cannot_hold(path: str, sent: str) -> None:
+    url = Url.parse("http://h/?q=1")
+    url.path = path
+
+    assert str(url) == f"http://h{sent}?q=1"
+    assert url.path == path
+
+
 def test_url_query_and_copy() -> None:
     url = Url.parse("https://h/p?a=1&a=2&B=3")
     copy = url.copy()

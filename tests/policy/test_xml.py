@@ -329,6 +329,16 @@ SYNTAX_ERRORS = [
         "<a>\n x\x01</a>",
         "doc.xml:2:3: not well-formed XML: not well-formed (invalid token)",
     ),
+    (
+        "attribute given twice",
+        '<a x="1" y="2" x="3" />',
+        "doc.xml:1:16: attribute 'x' is given twice",
+    ),
+    (
+        "too many attributes",
+        "<a " + " ".join(f'a{i}="1"' for i in range(65)) + " />",
+        "doc.xml:1:506: <a> has more than 64 attributes",
+    ),
 ]
 
 
@@ -368,6 +378,28 @@ def test_a_secret_is_redacted_from_messages() -> None:
     text, _ = attribute(element, "v").substitute(NAMED)
 
     assert text.redact("bad token 's3cr3t' here") == "bad token '{{key}}' here"
+
+
+def test_a_text_holding_many_references_is_substituted_whole() -> None:
+    # Each reference once slices the text: this took minutes when a slice
+    # walked the whole text.
+    element = read('<a v="' + "&amp;{{key}}" * 10_000 + '" />')
+
+    text, errors = attribute(element, "v").substitute(NAMED)
+
+    assert errors == []
+    assert text.value == "&s3cr3t" * 10_000
+    assert text.shown == "&{{key}}" * 10_000
+    assert text.position(len(text.value) - 1) == Position(1, 120_000)
+    assert text.redact("got 's3cr3ts3cr3t'") == "got '{{key}}{{key}}'"
+
+
+def test_an_element_may_have_64_attributes() -> None:
+    names = [f"a{i}" for i in range(64)]
+
+    element = read("<a " + " ".join(f'{name}="1"' for name in names) + " />")
+
+    assert [a.name for a in element.attributes] == names
 
 
 def test_unknown_named_values_are_errors_at_their_place() -> None:

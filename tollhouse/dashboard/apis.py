@@ -82,7 +82,7 @@ class ApisPage:
         target = self._target(scope)
         editor = Editor(scope, "", "", target.policy_file, text, checked="validate")
         path = self._policies.path_of(target)
-        errors = self._policies.validate(
+        errors = await self._policies.validate(
             text, source=str(path) if path else "<editor>", scope=target.scope
         )
         editor.problems = [Problem(e.line, e.column, e.message) for e in errors]

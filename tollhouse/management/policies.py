@@ -122,17 +122,22 @@ class PolicyRoutes:
     # POST /policies/validate ----------------------------------------------
 
     async def _validate(self, request: web.Request) -> web.Response:
-        errors = self.validate(await self._read_document(request))
+        errors = await self.validate(await self._read_document(request))
         return json_response(
             {"valid": not errors, "errors": [_error_json(e) for e in errors]}
         )
 
-    def validate(
+    async def validate(
         self, text: str, *, source: str = "<request>", scope: Scope = Scope.API
     ) -> list[PolicyDocumentError]:
-        """The errors of ``text`` as the gateway's loader sees them; none if valid."""
+        """The errors of ``text`` as the gateway's loader sees them; none if valid.
+
+        A large document takes a while to check: not on the event loop.
+        """
         loader = gateway_loader(self._config, self._access.environ)
-        return loader.check_text(text, source=source, scope=scope)
+        return await asyncio.to_thread(
+            loader.check_text, text, source=source, scope=scope
+        )
 
     # GET and PUT /policies/{scope} ----------------------------------------
 
@@ -189,7 +194,7 @@ class PolicyRoutes:
         path = self.path_of(target)
         if path is None:
             raise _no_file(target)
-        errors = self.validate(text, source=str(path), scope=target.scope)
+        errors = await self.validate(text, source=str(path), scope=target.scope)
         if errors:
             raise ManagementError(
                 400,

@@ -118,6 +118,9 @@ class ElementSpec:
 # Kinds --------------------------------------------------------------------
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# What RFC 9110 (5.5) and aiohttp refuse in a header value or a reason
+# phrase: control characters but tab, and DEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _any_text(value: str) -> str:
@@ -165,6 +168,31 @@ def choice(*names: str) -> Kind:
     return Kind(f"one of {', '.join(names)}", parse)
 
 
+def is_header_name(value: str) -> bool:
+    """True when ``value`` may name an HTTP header (an RFC 9110 token)."""
+    return _TOKEN.fullmatch(value) is not None
+
+
+def control_character(value: str) -> str | None:
+    """The first character HTTP refuses in a header value, as ``U+000D``; or None.
+
+    The same characters are refused in a status line's reason phrase.
+    """
+    found = _CONTROL.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def _field_value(value: str) -> str:
+    found = control_character(value)
+    if found is not None:
+        raise ValueError(f"holds a control character HTTP does not allow ({found})")
+    return value
+
+
+def _media_type(value: str) -> str:
+    return _field_value(_name(value))
+
+
 def _ip_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(value)
@@ -205,7 +233,11 @@ HTTP_URL = Kind("absolute http(s) URL", _http_url)
 HTTP_METHOD = Kind("HTTP method", _token("an HTTP method"))
 HEADER_NAME = Kind("header name", _token("a header name"))
 ORIGIN = Kind("'*' or origin URL", _origin)
-STATUS_CODE = integer(100, 599, "an HTTP status code")
+FIELD_VALUE = Kind("text without control characters", _field_value)
+MEDIA_TYPE = Kind("media type", _media_type)
+FINAL_STATUSES = range(200, 600)
+"""The statuses a gateway may answer with: 1xx are interim, never final."""
+STATUS_CODE = integer(FINAL_STATUSES[0], FINAL_STATUSES[-1], "an HTTP status code")
 SECONDS = integer(0, 2**31 - 1)
 
 POLICY_ID = AttributeSpec("id", NAME)
@@ -340,6 +372,11 @@ def _exists_action(*, default: str) -> AttributeSpec:
 VALUE = ElementSpec(
     "value", "A value; several give several values.", text=TextSpec(TEXT, True)
 )
+HEADER_VALUE = ElementSpec(
+    "value",
+    "A value of the header; several give several values.",
+    text=TextSpec(FIELD_VALUE, True),
+)
 
 BASE = ElementSpec(
     "base",
@@ -419,7 +456,7 @@ SET_STATUS = ElementSpec(
     "Sets the response status code and reason.",
     attributes=(
         AttributeSpec("code", STATUS_CODE, required=True, expressions=True),
-        AttributeSpec("reason", TEXT, required=True, expressions=True),
+        AttributeSpec("reason", FIELD_VALUE, required=True, expressions=True),
     ),
     policy=True,
 )
@@ -431,7 +468,7 @@ SET_HEADER = ElementSpec(
         AttributeSpec("name", HEADER_NAME, required=True, expressions=True),
         _exists_action(default="override"),
     ),
-    children=(ChildSpec(VALUE),),
+    children=(ChildSpec(HEADER_VALUE),),
     policy=True,
 )
 
@@ -606,7 +643,7 @@ MOCK_RESPONSE = ElementSpec(
     "Ends the pipeline with a sample response instead of calling the backend.",
     attributes=(
         AttributeSpec("status-code", STATUS_CODE, default=200),
-        AttributeSpec("content-type", NAME),
+        AttributeSpec("content-type", MEDIA_TYPE),
     ),
     policy=True,
     sections=frozenset({Section.INBOUND, Section.OUTBOUND, Section.ON_ERROR}),

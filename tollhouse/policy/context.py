@@ -25,6 +25,7 @@ Values put in ``variables`` are expression values: ``str``, ``bool``,
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -47,6 +48,11 @@ __all__ = [
     "Url",
     "User",
 ]
+
+
+# Characters a URL path cannot hold as they are (RFC 3986's pchar and "/"),
+# and a "%" that starts no escape.
+_PATH_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})")
 
 
 class Headers:
@@ -145,7 +151,17 @@ class Url:
     def __str__(self) -> str:
         default = {"http": 80, "https": 443}.get(self.scheme)
         port = "" if self.port == default else f":{self.port}"
-        return f"{self.scheme}://{self.host}{port}{self.path}{self.query_string}"
+        path = _encoded_path(self.path)
+        return f"{self.scheme}://{self.host}{port}{path}{self.query_string}"
+
+
+def _encoded_path(path: str) -> str:
+    """The path as sent: its escapes kept, what a path cannot hold escaped.
+
+    A policy may write a space or a line break into the path (rewrite-uri,
+    base-url); sent as it is, it would break the backend's request line.
+    """
+    return _PATH_UNSAFE.sub(lambda m: quote(m.group(), safe=""), path)
 
 
 class Body:

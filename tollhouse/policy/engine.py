@@ -26,6 +26,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from ..errors import ExpressionError, GatewayError, PolicyFailure
+from .catalogue import FINAL_STATUSES
 from .context import Body, LastError, PolicyContext, Response
 from .document import Document, Element, Section, Value
 from .expressions import to_text
@@ -240,6 +241,22 @@ class PolicyRun:
             raise expression_failure(
                 element, f"{name} must be a number, got {to_text(result)!r}"
             ) from None
+
+    def status_code(self, element: Element, name: str, default: int = 200) -> int:
+        """A status the client may get: a whole number from 200 to 599.
+
+        A 1xx is an interim answer: sent as the final one, it would leave the
+        client waiting for another.
+        """
+        number = self.number(element, name, default)
+        if number.is_integer() and int(number) in FINAL_STATUSES:
+            return int(number)
+        shown = int(number) if number.is_integer() else number
+        raise expression_failure(
+            element,
+            f"{name} must be an HTTP status code from {FINAL_STATUSES[0]} to "
+            f"{FINAL_STATUSES[-1]}, got {shown}",
+        )
 
 
 def expression_failure(element: Element, detail: str) -> PolicyFailure:

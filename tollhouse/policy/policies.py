@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..callers import parse_address
 from ..errors import BackendError, BackendStatusFailure, PolicyFailure
+from .catalogue import control_character, is_header_name
 from .context import Body, Headers, Response, Url
 from .document import Element, Section, Value
 from .engine import Flow, Handler, PolicyRun, expression_failure, reason_phrase
@@ -84,7 +85,7 @@ def _address(
 
 async def check_header(run: PolicyRun, element: Element) -> Flow:
     name = run.attribute_text(element, "name")
-    code = int(run.number(element, "failed-check-httpcode"))
+    code = run.status_code(element, "failed-check-httpcode")
     message = run.attribute_text(element, "failed-check-error-message")
     present = run.context.request.headers.get_all(name)
     if not present:
@@ -172,7 +173,7 @@ async def return_response(run: PolicyRun, element: Element) -> Flow:
 
 
 async def mock_response(run: PolicyRun, element: Element) -> Flow:
-    status = int(run.number(element, "status-code", 200))
+    status = run.status_code(element, "status-code")
     response = Response(status_code=status, status_reason=reason_phrase(status))
     given = element.attribute("content-type")
     media = given.text if given is not None else None
@@ -199,7 +200,7 @@ def _message_headers(run: PolicyRun) -> Headers:
 
 
 async def set_header(run: PolicyRun, element: Element) -> Flow:
-    name = run.attribute_text(element, "name")
+    name = _header_name(run, element)
     action = run.attribute_text(element, "exists-action", "override").lower()
     headers = _message_headers(run)
     values = [run.text(v, v.text) for v in element.children if v.text is not None]
@@ -208,6 +209,8 @@ async def set_header(run: PolicyRun, element: Element) -> Flow:
         return Flow.NEXT
     if action == "skip" and name in headers:
         return Flow.NEXT
+    for value in values:
+        _field(element, f"the value of header {name!r}", value)
     if action == "append":
         for value in values:
             headers.append(name, value)
@@ -216,6 +219,26 @@ async def set_header(run: PolicyRun, element: Element) -> Flow:
     if headers is run.context.request.headers:
         run.headers_set.add(name.lower())  # a credential it sets goes on
     return Flow.NEXT
+
+
+def _header_name(run: PolicyRun, element: Element) -> str:
+    name = run.attribute_text(element, "name")
+    if not is_header_name(name):
+        raise expression_failure(element, f"{name!r} is not a header name")
+    return name
+
+
+def _field(element: Element, what: str, value: str) -> str:
+    """``value``, when HTTP allows it in a header or a reason phrase.
+
+    aiohttp refuses the others only once it sends the message, too late for
+    on-error and for the log: the policy that sets one fails instead.
+    """
+    found = control_character(value)
+    if found is not None:
+        message = f"{what} holds a control character HTTP does not allow ({found})"
+        raise expression_failure(element, message)
+    return value
 
 
 async def set_query_parameter(run: PolicyRun, element: Element) -> Flow:
@@ -238,9 +261,10 @@ async def set_query_parameter(run: PolicyRun, element: Element) -> Flow:
 
 
 async def set_status(run: PolicyRun, element: Element) -> Flow:
+    code = run.status_code(element, "code")
+    reason = _field(element, "reason", run.attribute_text(element, "reason"))
     response = run.building or run.context.response
-    response.status_code = int(run.number(element, "code"))
-    response.status_reason = run.attribute_text(element, "reason")
+    response.status_code, response.status_reason = code, reason
     return Flow.NEXT
 
 
@@ -492,7 +516,8 @@ def _preflight(
     for part in element.children_named("allowed-methods"):
         age = part.attribute("preflight-result-max-age")
         if age is not None:
-            headers.append(("Access-Control-Max-Age", run.text(part, age)))
+            seconds = _field(part, "preflight-result-max-age", run.text(part, age))
+            headers.append(("Access-Control-Max-Age", seconds))
     response = Response()
     for name, value in headers:
         response.headers.append(name, value)

@@ -42,7 +42,14 @@ _PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 MAX_DEPTH = 64
 """Deepest nesting of elements, and of interpolated strings in an expression."""
+MAX_ATTRIBUTES = 64
+"""Most attributes on one element; no policy takes more than a dozen."""
 _EXPRESSION_STARTS = ("@(", "@{")
+# Where a run of plain characters ends: in an attribute value in each quote,
+# and in text.  One search stops at the nearest; a find per character would
+# scan to the end of the document for each one that is absent.
+_VALUE_STOPS = {quote: re.compile(rf"[{quote}&<\t\n]") for quote in "\"'"}
+_TEXT_STOPS = re.compile("[&<]")
 
 
 @dataclass(frozen=True, order=True)
@@ -166,10 +173,13 @@ class Text:
 
     def redact(self, message: str) -> str:
         """``message`` with any secret value held in this text replaced."""
+        secrets: dict[str, str] = {}  # each once, however often the text holds it
         for piece in self._pieces:
             secret = self.value[piece.index : piece.index + piece.length]
             if piece.placeholder and secret:
-                message = message.replace(secret, piece.placeholder)
+                secrets.setdefault(secret, piece.placeholder)
+        for secret, placeholder in secrets.items():
+            message = message.replace(secret, placeholder)
         return message
 
     def strip(self) -> Text:
@@ -182,7 +192,13 @@ class Text:
 
     def _slice(self, begin: int, end: int) -> Text:
         builder = TextBuilder(self.source, self.offset(begin))
-        for piece in self._pieces:
+        # Only the pieces from the one holding `begin`: substitute slices a
+        # text once per {{name}} it holds.
+        first = max(bisect.bisect_right(self._indexes, begin) - 1, 0)
+        for at in range(first, len(self._pieces)):
+            piece = self._pieces[at]
+            if piece.index >= end:
+                break
             low = max(begin, piece.index)
             high = min(end, piece.index + piece.length)
             if low >= high:
@@ -410,33 +426,40 @@ class _Reader:
         name = self._name(start + 1, "an element name after '<'")
         if not self.stack and self.root is not None:
             self._fail(f"<{name}> follows the root element; only one is allowed", start)
+        attributes, end = self._attributes(start, name)
+        element = _Open(name, self.source, start, attributes)
+        if len(self.stack) >= MAX_DEPTH:
+            self._fail(f"elements are nested more than {MAX_DEPTH} deep", start)
+        if self.text.startswith("/>", end):
+            self.pos = end + 2
+            self._closed(element)
+        else:
+            self.pos = end + 1
+            self.stack.append(element)
+
+    def _attributes(self, start: int, name: str) -> tuple[list[XmlAttribute], int]:
+        """The attributes of the start tag at ``start``; where its end (``>``) is."""
         pos = start + 1 + len(name)
-        attributes: list[XmlAttribute] = []
+        attributes: dict[str, XmlAttribute] = {}
         while True:
             spaced = self._skip_space(pos)
             if self.text.startswith("/>", spaced) or self.text.startswith(">", spaced):
-                break
+                return list(attributes.values()), spaced
             if spaced >= len(self.text):
                 self._fail(f"the start tag of <{name}> is not closed", start)
             if spaced == pos:
                 self._fail(f"expected '>', '/>' or an attribute in <{name}>", pos)
+            if len(attributes) >= MAX_ATTRIBUTES:
+                message = f"<{name}> has more than {MAX_ATTRIBUTES} attributes"
+                self._fail(message, spaced)
             attribute, pos = self._attribute(spaced, name, attributes)
-            attributes.append(attribute)
-        element = _Open(name, self.source, start, attributes)
-        if len(self.stack) >= MAX_DEPTH:
-            self._fail(f"elements are nested more than {MAX_DEPTH} deep", start)
-        if self.text.startswith("/>", spaced):
-            self.pos = spaced + 2
-            self._closed(element)
-        else:
-            self.pos = spaced + 1
-            self.stack.append(element)
+            attributes[attribute.name] = attribute
 
     def _attribute(
-        self, pos: int, element: str, seen: list[XmlAttribute]
+        self, pos: int, element: str, seen: Mapping[str, XmlAttribute]
     ) -> tuple[XmlAttribute, int]:
         name = self._name(pos, f"an attribute name in <{element}>")
-        if any(a.name == name for a in seen):
+        if name in seen:
             self._fail(f"attribute {name!r} is given twice", pos)
         equals = self._skip_space(pos + len(name))
         if not self.text.startswith("=", equals):
@@ -455,7 +478,7 @@ class _Reader:
         if self.text.startswith(_EXPRESSION_STARTS, pos):
             pos = self._expression(pos, builder)
         while True:
-            stop = _next_of(self.text, pos, quote + "&<\t\n")
+            stop = _next_of(self.text, pos, _VALUE_STOPS[quote])
             builder.literal(self.text[pos:stop], pos)
             if stop >= len(self.text):
                 self._fail("the attribute value is not closed", quote_at)
@@ -509,7 +532,7 @@ class _Reader:
         if self.text.startswith(_EXPRESSION_STARTS, pos):
             pos = self._expression(pos, builder)
         while True:
-            stop = _next_of(self.text, pos, "&<")
+            stop = _next_of(self.text, pos, _TEXT_STOPS)
             builder.literal(self.text[pos:stop], pos)
             if not self.text.startswith("&", stop):
                 break
@@ -536,10 +559,10 @@ class _Reader:
         return end
 
 
-def _next_of(text: str, pos: int, chars: str) -> int:
-    """The offset of the first of ``chars`` at or after ``pos`` (or the end)."""
-    found = [i for i in (text.find(c, pos) for c in chars) if i >= 0]
-    return min(found, default=len(text))
+def _next_of(text: str, pos: int, stops: re.Pattern[str]) -> int:
+    """The offset of the first match of ``stops`` at or after ``pos`` (or the end)."""
+    found = stops.search(text, pos)
+    return len(text) if found is None else found.start()
 
 
 def _decode_entity(match: re.Match[str]) -> str | None:
