@@ -351,3 +351,12 @@ def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
     assert len(throttle._failures) == MAX_ADDRESSES
     assert throttle.wait("10.0.0.0") == 0.0
     assert throttle.wait("10.0.39.20") == 60.0
+
+
+def test_an_unknown_page_says_so_plainly(gateway: RunningGateway) -> None:
+    response = page(gateway, login(gateway), "/dashboard/nowhere")
+
+    assert response.status_code == 404
+    assert "<h1>404 Not Found</h1>" in response.text
+    assert "There is no such page in the dashboard." in response.text
+    assert "404: Not Found" not in response.text

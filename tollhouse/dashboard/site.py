@@ -12,6 +12,7 @@ import hmac
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -178,7 +179,7 @@ class Dashboard:
         except ManagementError as error:
             return self._error_page(request, error.status, error.message)
         except web.HTTPException as exc:
-            return self._error_page(request, exc.status, exc.text or exc.reason)
+            return self._error_page(request, exc.status, _said(exc))
         except Exception:
             logger.exception("dashboard: %s %s failed", request.method, request.path)
             return self._error_page(request, 500, "Something went wrong.")
@@ -227,7 +228,12 @@ class Dashboard:
         self, request: web.Request, status: int, message: str
     ) -> web.Response:
         return self.render(
-            request, "error.html", status=status, status_code=status, message=message
+            request,
+            "error.html",
+            status=status,
+            status_code=status,
+            phrase=_phrase(status),
+            message=message,
         )
 
     # Routes ----------------------------------------------------------------
@@ -288,6 +294,23 @@ class Dashboard:
         response = see_other(f"{PREFIX}/login")
         response.del_cookie(COOKIE, path=PREFIX)
         return response
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _said(exc: web.HTTPException) -> str:
+    """What an HTTP exception tells a person, not aiohttp's "404: Not Found"."""
+    text = exc.text or ""
+    if not text or text == f"{exc.status}: {exc.reason}":
+        if exc.status == 404:
+            return "There is no such page in the dashboard."
+        return f"The request could not be served ({exc.reason})."
+    return text
 
 
 def _same_origin(request: web.Request) -> bool:
