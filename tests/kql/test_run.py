@@ -380,3 +380,177 @@ def test_sqlite_engine_has_the_compilers_functions(sqlite_file: Path) -> None:
     )
 
     assert result.rows == [[3]]
+
+
+# Regular expressions within the time limit --------------------------------
+
+#: The row the catastrophic regex was found on.
+REPORTED_URL = "/openai/" + "a" * 28 + "!"
+REPORTED_QUERY = 'ApiManagementGatewayLogs | where Url matches regex "(a+)+$" | count'
+
+
+def regex_rows() -> list[dict[str, Any]]:
+    urls = {
+        "reported": REPORTED_URL,
+        "chat": "/openai/deployments/gpt-4o/chat/completions",
+    }
+    return [
+        {
+            "TimeGenerated": utc_timestamp(NOW),
+            "CorrelationId": correlation_id,
+            "Url": url,
+        }
+        for correlation_id, url in urls.items()
+    ]
+
+
+@pytest.fixture(scope="module")
+def regex_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("regex") / "tollhouse.db"
+    conn = sqlite_store.connect(path)
+    columns = GATEWAY_LOGS.columns
+    conn.executemany(
+        f"INSERT INTO {GATEWAY_LOGS.name} ({', '.join(columns)})"
+        f" VALUES ({', '.join('?' for _ in columns)})",
+        [tuple(map(row.get, columns)) for row in regex_rows()],
+    )
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def regex_postgres_dsn() -> Iterator[str]:
+    with temporary_schema("run_regex") as dsn:
+        conn = postgres_store.connect(dsn)
+        with conn.transaction():
+            postgres_store.copy_rows(conn, GATEWAY_LOGS, regex_rows())
+        conn.close()
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def regex_engine(request: pytest.FixtureRequest) -> Iterator[QueryEngine]:
+    chosen: QueryEngine
+    if request.param == "sqlite":
+        chosen = SqliteQueryEngine(request.getfixturevalue("regex_sqlite_file"))
+    else:
+        chosen = PostgresQueryEngine(request.getfixturevalue("regex_postgres_dsn"))
+    yield chosen
+    chosen.close()
+
+
+def test_the_reported_regex_answers(regex_engine: QueryEngine) -> None:
+    result = run_query(regex_engine, REPORTED_QUERY, QueryLimits(timeout=0.5), NOW)
+
+    assert result.rows == [[0]]
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        (
+            'ApiManagementGatewayLogs | where Url matches regex "^/openai/a+!$"'
+            " | project CorrelationId",
+            "reported",
+        ),
+        (
+            'ApiManagementGatewayLogs | project d = extract("ts/([^/]+)/", 1, Url)'
+            " | where isnotempty(d)",
+            "gpt-4o",
+        ),
+        (
+            "ApiManagementGatewayLogs | where Url has 'gpt' | project CorrelationId",
+            "chat",
+        ),
+    ],
+    ids=["matches", "extract", "has"],
+)
+def test_regex_queries_find_their_rows(
+    regex_engine: QueryEngine, query: str, found: str
+) -> None:
+    result = run_query(regex_engine, query, QueryLimits(timeout=5), NOW)
+
+    assert result.rows == [[found]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'ApiManagementGatewayLogs | where Url matches regex "(a|a)+$" | count',
+        'ApiManagementGatewayLogs | project x = extract("((a|a)+)$", 1, Url)',
+    ],
+    ids=["matches", "extract"],
+)
+def test_a_backtracking_regex_stops_at_the_time_limit_on_sqlite(
+    regex_sqlite_file: Path, query: str
+) -> None:
+    engine = SqliteQueryEngine(regex_sqlite_file)
+
+    with pytest.raises(QueryLimitExceeded) as caught:
+        run_query(engine, query, QueryLimits(timeout=0.5), NOW)
+
+    assert caught.value.message == "Query exceeded the time limit of 0.5 s."
+
+
+def test_postgresql_does_not_backtrack(regex_postgres_dsn: str) -> None:
+    engine = PostgresQueryEngine(regex_postgres_dsn)
+    query = 'ApiManagementGatewayLogs | where Url matches regex "(a|a)+$" | count'
+    try:
+        result = run_query(engine, query, QueryLimits(timeout=0.5), NOW)
+    finally:
+        engine.close()
+
+    assert result.rows == [[0]]
+
+
+# Statements too complex for the store -------------------------------------
+
+TOO_COMPLEX = (
+    "the query is too complex for the store ({}): nest fewer expressions, or"
+    " use fewer operators, joins or unions"
+)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql", "reason"),
+    [
+        (
+            "sqlite",
+            "SELECT 1" + " AND 1" * 1100,
+            "Expression tree is too large (maximum depth 1000)",
+        ),
+        (
+            "sqlite",
+            "SELECT 1" + " UNION ALL SELECT 1" * 600,
+            "too many terms in compound SELECT",
+        ),
+        (
+            "postgres",
+            "SELECT " + ", ".join(["1"] * 1700),
+            "target lists can have at most 1664 entries",
+        ),
+        (
+            "postgres",
+            "SELECT 'a' ~ '(a{255}){255}'",
+            "invalid regular expression: regular expression is too complex",
+        ),
+    ],
+)
+def test_a_statement_too_complex_for_the_store_is_a_query_error(
+    request: pytest.FixtureRequest, dialect: str, sql: str, reason: str
+) -> None:
+    engine: QueryEngine
+    if dialect == "sqlite":
+        engine = SqliteQueryEngine(request.getfixturevalue("sqlite_file"))
+    else:
+        engine = PostgresQueryEngine(request.getfixturevalue("postgres_dsn"))
+
+    try:
+        with pytest.raises(QueryError) as caught:
+            engine.fetch(sql, [], limit=1, timeout=5)
+    finally:
+        engine.close()
+
+    assert type(caught.value) is QueryError
+    assert str(caught.value) == TOO_COMPLEX.format(reason)

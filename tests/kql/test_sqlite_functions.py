@@ -9,6 +9,7 @@ import pytest
 
 from tollhouse.kql import register_sqlite_functions
 from tollhouse.kql import sqlite_functions as f
+from tollhouse.kql.deadline import Deadline
 
 
 @pytest.fixture
@@ -176,3 +177,36 @@ def test_functions_are_registered(conn: sqlite3.Connection) -> None:
         " kql_regex('abc', 'b'), kql_round(2.5, 0), kql_todatetime('2026-01-01')"
     ).fetchone()
     assert row == ("ä", 1, None, 42, 1, 3.0, "2026-01-01T00:00:00.000000Z")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "kql_regex('abc', 'b')",
+        "kql_extract('(b)', 1, 'abc')",
+        "kql_has('a b', 'b')",
+        "kql_has_cs('a b', 'b')",
+    ],
+)
+def test_pattern_matches_stop_at_the_deadline(call: str) -> None:
+    conn = sqlite3.connect(":memory:")
+    deadline = Deadline(0)
+    register_sqlite_functions(conn, deadline)
+
+    with pytest.raises(sqlite3.OperationalError):
+        conn.execute(f"SELECT {call}").fetchone()
+
+    assert deadline.passed is True
+
+
+def test_pattern_matches_within_the_deadline(conn: sqlite3.Connection) -> None:
+    deadline = Deadline(5)
+    register_sqlite_functions(conn, deadline)
+
+    row = conn.execute(
+        "SELECT kql_regex('abc', 'b'), kql_extract('(b)', 1, 'abc'),"
+        " kql_has('a b', 'B'), kql_has_cs('a b', 'B')"
+    ).fetchone()
+
+    assert row == (1, "b", 1, 0)
+    assert deadline.passed is False

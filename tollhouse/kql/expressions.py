@@ -22,6 +22,7 @@ from . import ast
 from .dialects import Dialect
 from .errors import did_you_mean, fail
 from .hints import UNSUPPORTED_FUNCTIONS
+from .limits import SqlSize
 from .sql import Typed, case, eq, fn, is_null, not_, number, paren
 from .sql import text as lit
 from .syntax import parse_datetime
@@ -77,12 +78,21 @@ class Expressions:
         # Set by the compiler: the sealed relation a tabular name stands for
         # (a tabular let or a table), for ``x in (T)``; None for other names.
         self.tabular: Callable[[str], Relation | None] = lambda name: None
+        self.size = SqlSize()
+        self._depth = 0  # How many compile() calls are under way.
 
     def compile(self, node: ast.Expr, scope: Scope) -> Typed:
+        """Compile ``node``; fail if the SQL grows past `limits.MAX_SQL_NODES`."""
         method: Callable[[object, Scope], Typed] = getattr(
             self, "_" + type(node).__name__.lower()
         )
-        return method(node, scope)
+        self._depth += 1
+        try:
+            typed = method(node, scope)
+        finally:
+            self._depth -= 1
+        self.size.add(typed.sql, _pos(node), whole=self._depth == 0)
+        return typed
 
     def boolean(self, node: ast.Expr, scope: Scope, what: str = "a condition") -> Typed:
         """Compile ``node``, which must be a bool (a where, an iff)."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
+from .errors import fail
+from .limits import MAX_COLUMNS, MAX_SOURCES, WHOLE_QUERY
 from .sql import Typed, column
 
 
@@ -56,12 +58,20 @@ class Relation:
 
 @dataclass
 class Aliases:
-    """Fresh table aliases (``_t0``, ``_t1``...) for one query."""
+    """Fresh table aliases (``_t0``, ``_t1``...) for one query, one per table
+    or subquery read, up to `limits.MAX_SOURCES`."""
 
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def next(self) -> str:
-        return f"_t{next(self.counter)}"
+        number = next(self.counter)
+        if number >= MAX_SOURCES:
+            message = (
+                f"the query reads more than {MAX_SOURCES} tables and subqueries"
+                " once its let statements are written out where they are used"
+            )
+            raise fail(message, WHOLE_QUERY)
+        return f"_t{number}"
 
 
 def build_select(relation: Relation, *, hidden_order: bool = False) -> exp.Select:
@@ -69,6 +79,12 @@ def build_select(relation: Relation, *, hidden_order: bool = False) -> exp.Selec
     extra columns ``__order_N`` so that an outer query can keep the order."""
     if not relation.columns:
         raise ValueError("no columns")
+    if len(relation.columns) > MAX_COLUMNS:
+        message = (
+            f"a result may have at most {MAX_COLUMNS} columns, this one has"
+            f" {len(relation.columns)}: project the columns you need"
+        )
+        raise fail(message, WHOLE_QUERY)
     items = [
         exp.alias_(typed.sql.copy(), name, quoted=True)
         for name, typed in relation.columns.items()
@@ -81,7 +97,11 @@ def build_select(relation: Relation, *, hidden_order: bool = False) -> exp.Selec
                     ordered.this.copy(), _order_name(relation, index), quoted=True
                 )
             )
-    select = exp.Select(expressions=items).from_(relation.source.copy(), copy=False)
+    # A source already in another SELECT is copied; a fresh one (as `seal`
+    # makes) is not, or each subquery would copy all those inside it again.
+    source = relation.source
+    source = source.copy() if source.parent is not None else source
+    select = exp.Select(expressions=items).from_(source, copy=False)
     for join in relation.joins:
         select = select.join(join.copy(), copy=False)
     if relation.where:

@@ -9,10 +9,13 @@ write would be refused by the database itself::
     result = run_query(engine, "ApiManagementGatewayLogs | take 10", limits)
 
 A query that runs longer than ``QueryLimits.timeout`` is stopped by the
-database and raises `QueryLimitExceeded`.  One that would return more than
-``QueryLimits.max_rows`` rows returns the first ``max_rows`` with
-``QueryResult.truncated`` set, for the caller to say so.  Failures of the
-database become `StoreError`.
+database and raises `QueryLimitExceeded`; on SQLite that includes the time
+its regular expressions take in Python (see `Deadline`).  One that would
+return more than ``QueryLimits.max_rows`` rows returns the first
+``max_rows`` with ``QueryResult.truncated`` set, for the caller to say so.
+A statement the database finds too complex to run (SQLite's parser stack,
+PostgreSQL's program limits) raises `QueryError`, as the query's fault;
+other failures of the database become `StoreError`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -31,7 +35,8 @@ from typing import Any, Literal, Protocol
 
 import psycopg
 
-from ..errors import QueryLimitExceeded, StoreError
+from ..errors import QueryError, QueryLimitExceeded, StoreError
+from .deadline import Deadline
 from .query import Column, Render, compile_query
 from .sqlite_functions import register_sqlite_functions
 
@@ -44,6 +49,16 @@ Row = Sequence[Any]
 # enough to stop within milliseconds, rarely enough to cost nothing visible.
 _PROGRESS_STEPS = 20_000
 _BUSY_TIMEOUT_MS = 5000
+
+# SQLite's words for a statement past its compile-time limits (parser stack,
+# expression depth, compound SELECT terms, joins, columns, arguments...).
+_SQLITE_TOO_COMPLEX = re.compile(
+    r"parser stack overflow|too large|too many|at most \d+ tables|too complex",
+    re.IGNORECASE,
+)
+# PostgreSQL's class 54 (program limit exceeded: stack depth, too many
+# columns or arguments) and a regular expression it finds too complex.
+_POSTGRES_TOO_COMPLEX = ("54", "2201B")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,14 @@ def time_limit_exceeded(timeout: float) -> QueryLimitExceeded:
     return QueryLimitExceeded(f"Query exceeded the time limit of {seconds} s.")
 
 
+def too_complex(reason: object) -> QueryError:
+    """The error of a statement the store refused as beyond its limits."""
+    return QueryError(
+        f"the query is too complex for the store ({reason}): nest fewer"
+        " expressions, or use fewer operators, joins or unions"
+    )
+
+
 class SqliteQueryEngine:
     """Runs queries on a SQLite store file, on a read-only connection each.
 
@@ -154,14 +177,16 @@ class SqliteQueryEngine:
     def fetch(
         self, sql: str, params: Sequence[object], *, limit: int, timeout: float
     ) -> list[Row]:
-        conn = self._open()
-        deadline = _Deadline(timeout)
+        deadline = Deadline(timeout)
+        conn = self._open(deadline)
         conn.set_progress_handler(deadline, _PROGRESS_STEPS)
         try:
             return conn.execute(sql, tuple(params)).fetchmany(limit)
         except sqlite3.Error as exc:
             if deadline.passed:
                 raise time_limit_exceeded(timeout) from exc
+            if _SQLITE_TOO_COMPLEX.search(str(exc)):
+                raise too_complex(exc) from exc
             raise StoreError(f"the query failed on {self.path}: {exc}") from exc
         finally:
             conn.close()
@@ -169,7 +194,7 @@ class SqliteQueryEngine:
     def close(self) -> None:
         """Nothing to release: connections last one query."""
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, deadline: Deadline) -> sqlite3.Connection:
         if not self.path.is_file():
             raise StoreError(f"no log database at {self.path}; has the gateway run?")
         uri = self.path.resolve().as_uri() + "?mode=ro"
@@ -177,22 +202,10 @@ class SqliteQueryEngine:
             conn = sqlite3.connect(uri, uri=True)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA query_only = ON")
-            register_sqlite_functions(conn)
+            register_sqlite_functions(conn, deadline)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
         return conn
-
-
-class _Deadline:
-    """SQLite's progress handler: stops the statement once time is up."""
-
-    def __init__(self, timeout: float) -> None:
-        self._at = time.monotonic() + timeout
-        self.passed = False
-
-    def __call__(self) -> int:
-        self.passed = time.monotonic() >= self._at
-        return int(self.passed)
 
 
 class PostgresQueryEngine:
@@ -230,6 +243,8 @@ class PostgresQueryEngine:
         except psycopg.errors.QueryCanceled as exc:
             raise time_limit_exceeded(timeout) from exc
         except psycopg.Error as exc:
+            if (exc.sqlstate or "").startswith(_POSTGRES_TOO_COMPLEX):
+                raise too_complex(exc.diag.message_primary or exc) from exc
             raise StoreError(f"the query failed on PostgreSQL: {exc}") from exc
         finally:
             self._release(conn)

@@ -4,11 +4,16 @@ Each one gives what the PostgreSQL side of `dialects` gives for the same
 input: Unicode case mapping, KQL's ``has``, regular expressions of the
 shared subset (`regex`), text-to-number conversions that yield NULL for text
 that is not a number, KQL rounding, and the nearest-rank percentile.
+
+The functions that match patterns (``has`` and the regular expressions)
+stop at the query's `Deadline` when one is given, and let other threads run
+while they match: see `regex.bounded_search`.
 """
 
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 import math
 import re
@@ -16,9 +21,12 @@ import sqlite3
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+import regex
+
 from ..store.schema import utc_timestamp
+from .deadline import Deadline
 from .dialects import DATETIME_TEXT, INT_TEXT, INTEGER_RANGES, LONG_TEXT, REAL_TEXT
-from .regex import python_regex
+from .regex import bounded_search, python_regex
 from .syntax import parse_datetime
 
 _LONG = re.compile(LONG_TEXT)
@@ -36,34 +44,48 @@ def kql_upper(value: str | None) -> str | None:
     return value.upper() if isinstance(value, str) else value
 
 
-def _has(value: object, term: object, *, cs: bool) -> int | None:
+def _has(
+    value: object, term: object, *, cs: bool, deadline: Deadline | None
+) -> int | None:
     if not isinstance(value, str) or not isinstance(term, str):
         return None
     if not cs:
         value, term = value.lower(), term.lower()
-    pattern = f"{_TERM_EDGE}{re.escape(term)}(?:$|[\\W_])"
-    return int(re.search(pattern, value) is not None)
+    return int(bounded_search(_term_pattern(term), value, deadline) is not None)
 
 
-def kql_has(value: object, term: object) -> int | None:
+@functools.lru_cache(maxsize=64)
+def _term_pattern(term: str) -> regex.Pattern[str]:
+    return regex.compile(f"{_TERM_EDGE}{regex.escape(term)}(?:$|[\\W_])")
+
+
+def kql_has(
+    value: object, term: object, *, deadline: Deadline | None = None
+) -> int | None:
     """KQL's ``has``: ``term`` is a whole term of ``value``, any case."""
-    return _has(value, term, cs=False)
+    return _has(value, term, cs=False, deadline=deadline)
 
 
-def kql_has_cs(value: object, term: object) -> int | None:
-    return _has(value, term, cs=True)
+def kql_has_cs(
+    value: object, term: object, *, deadline: Deadline | None = None
+) -> int | None:
+    return _has(value, term, cs=True, deadline=deadline)
 
 
-def kql_regex(value: object, pattern: object) -> int | None:
+def kql_regex(
+    value: object, pattern: object, *, deadline: Deadline | None = None
+) -> int | None:
     if not isinstance(value, str) or not isinstance(pattern, str):
         return None
-    return int(python_regex(pattern).search(value) is not None)
+    return int(bounded_search(python_regex(pattern), value, deadline) is not None)
 
 
-def kql_extract(pattern: object, group: object, value: object) -> str | None:
+def kql_extract(
+    pattern: object, group: object, value: object, *, deadline: Deadline | None = None
+) -> str | None:
     if not isinstance(value, str) or not isinstance(pattern, str):
         return None
-    match = python_regex(pattern).search(value)
+    match = bounded_search(python_regex(pattern), value, deadline)
     if match is None or not isinstance(group, int):
         return None
     found = match.group(group)
@@ -255,8 +277,20 @@ _SCALARS: dict[str, tuple[Callable[..., str | int | float | None], int]] = {
 }
 
 
-def register_sqlite_functions(conn: sqlite3.Connection) -> None:
-    """Make the functions compiled queries call available on ``conn``."""
+_TIMED = frozenset({"kql_has", "kql_has_cs", "kql_regex", "kql_extract"})
+"""The functions that take a ``deadline``."""
+
+
+def register_sqlite_functions(
+    conn: sqlite3.Connection, deadline: Deadline | None = None
+) -> None:
+    """Make the functions compiled queries call available on ``conn``.
+
+    With a ``deadline``, a pattern match that runs past it fails its
+    statement and marks the deadline passed.
+    """
     for name, (function, arity) in _SCALARS.items():
+        if name in _TIMED:
+            function = functools.partial(function, deadline=deadline)
         conn.create_function(name, arity, function, deterministic=True)
     conn.create_aggregate("kql_percentile", 2, Percentile)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from lark import Token, v_args
 
 from . import ast, hints
 from .errors import CompileError, fail
+from .limits import check_text, check_tree
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +82,14 @@ def _parser() -> lark.Lark:
 
 
 def parse(text: str) -> ast.Query:
-    """Parse ``text`` into a `ast.Query`; raise `CompileError` if it is not KQL."""
+    """Parse ``text`` into a `ast.Query`; raise `CompileError` if it is not KQL
+    or passes the bounds of `limits`."""
+    check_text(text)
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as exc:
         raise _syntax_error(exc, text) from None
+    check_tree(tree)
     try:
         query = _ToAst().transform(tree)
     except lark.exceptions.VisitError as exc:

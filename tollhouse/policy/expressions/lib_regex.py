@@ -137,7 +137,7 @@ def _search(
     ev: Evaluation, pattern: regex.Pattern[str], text: str, start: int = 0
 ) -> regex.Match[str] | None:
     with _time_limit():
-        return pattern.search(text, start, timeout=ev.remaining())
+        return pattern.search(text, start, timeout=ev.remaining(), concurrent=True)
 
 
 def check_pattern(target: object, args: list[object]) -> None:
@@ -251,7 +251,7 @@ def _matches(
     value = text_of(text, "input")
     found: list[Match] = []
     with _time_limit():
-        for match in pattern.finditer(value, timeout=ev.remaining()):
+        for match in pattern.finditer(value, timeout=ev.remaining(), concurrent=True):
             ev.tick()
             check_items(len(found) + 1)
             found.append(Match(match, pattern, value))
@@ -320,7 +320,9 @@ def _replace(
         # has places to match (and than the regex engine can count).
         count = 0 if limit < 0 or limit > len(value) + 1 else limit
         with _time_limit():
-            result = pattern.sub(expand, value, count=count, timeout=ev.remaining())
+            result = pattern.sub(
+                expand, value, count=count, timeout=ev.remaining(), concurrent=True
+            )
     check_length(len(result))
     ev.charge(len(result))
     return result
@@ -330,7 +332,7 @@ def _split(ev: Evaluation, pattern: regex.Pattern[str], text: object) -> list[ob
     value = text_of(text, "input")
     with _time_limit():
         pieces = pattern.split(
-            value, maxsplit=runtime.MAX_ITEMS, timeout=ev.remaining()
+            value, maxsplit=runtime.MAX_ITEMS, timeout=ev.remaining(), concurrent=True
         )
     ev.make_room(len(pieces))
     return [piece or "" for piece in pieces]
