@@ -297,19 +297,16 @@ class Pipeline:
             exchange.request_size = request.content_length
             raise PayloadTooLarge()
         chunks: list[bytes] = []
-        size = 0
         try:
             await _continue(request)
-            async with asyncio.timeout(self.runtime.config.listener.body_timeout):
-                while chunk := await request.content.readany():
-                    size += len(chunk)
-                    if size > limit:
-                        exchange.request_size = size
-                        _keep_request_head(exchange, chunks)
-                        raise PayloadTooLarge()
-                    chunks.append(chunk)
+            if request.content.is_eof():
+                # It all came with the headers: nothing to wait for.
+                size = await _gather(request, exchange, chunks, limit)
+            else:
+                async with asyncio.timeout(self.runtime.config.listener.body_timeout):
+                    size = await _gather(request, exchange, chunks, limit)
         except TimeoutError as exc:
-            exchange.request_size = size
+            exchange.request_size = sum(len(chunk) for chunk in chunks)
             _keep_request_head(exchange, chunks)
             raise RequestTimeout() from exc
         except (HttpProcessingError, RequestPayloadError) as exc:
@@ -590,6 +587,21 @@ def _check_path(raw_path: str) -> None:
 def _transport_gone(request: web.BaseRequest) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+async def _gather(
+    request: web.BaseRequest, exchange: Exchange, chunks: list[bytes], limit: int
+) -> int:
+    """Read the body into ``chunks``; its size, or 413 past ``limit`` bytes."""
+    size = 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            exchange.request_size = size
+            _keep_request_head(exchange, chunks)
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+    return size
 
 
 async def _continue(request: web.BaseRequest) -> None:
