@@ -136,11 +136,16 @@ def can_decode(encoding: str | None) -> bool:
     return (encoding or "").strip().lower() in _KNOWN
 
 
+def is_encoded(encoding: str | None) -> bool:
+    """Whether a ``Content-Encoding`` value says the bytes are compressed."""
+    return (encoding or "").strip().lower() not in ("", "identity")
+
+
 def make_decoder(encoding: str | None) -> StreamDecoder | None:
     """A streaming decoder for ``encoding``; None for identity."""
-    coding = (encoding or "").strip().lower()
-    if coding in ("", "identity"):
+    if not is_encoded(encoding):
         return None
+    coding = (encoding or "").strip().lower()
     if coding in ("gzip", "x-gzip"):
         return _ZlibDecoder(16 + zlib.MAX_WBITS)
     if coding == "deflate":

@@ -32,7 +32,7 @@ from .llm import (
     request_messages,
     split_pieces,
 )
-from .runtime import Runtime
+from .runtime import Runtime, scrub
 from .store.writer import LogRecord
 
 logger = logging.getLogger(__name__)
@@ -188,8 +188,6 @@ def _error_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
 
 def _payload_columns(runtime: Runtime, exchange: Exchange) -> dict[str, Any]:
     """RequestBody and ResponseBody: the start of each body, as the API logs it."""
-    if exchange.route is None:
-        return {}  # rejected before routing: no API, no diagnostics
     size = exchange.body_bytes
     secrets = [*runtime.secret_values(), exchange.subscription_key]
     return {
@@ -211,10 +209,7 @@ def _payload_text(head: bytes | None, size: int, secrets: list[str]) -> str | No
         return None
     cut = len(head) >= size
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    text = decoder.decode(head, final=not cut)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "REDACTED")
+    text = scrub(decoder.decode(head, final=not cut), secrets)
     if cut:
         text = _without_secret_start(text, secrets)
     return text or None
@@ -402,9 +397,7 @@ def _message_rows(
             continue
         # A backend may echo its credential (B41), a caller quote its own
         # key: neither goes into the log.
-        text = runtime.scrub(dumps(messages))
-        if key := exchange.subscription_key:
-            text = text.replace(key, "REDACTED")
+        text = runtime.scrub(dumps(messages), exchange.subscription_key)
         for piece in split_pieces(text):
             row = dict(common)
             row["SequenceNumber"] = sequence

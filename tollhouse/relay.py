@@ -27,7 +27,13 @@ from aiohttp import web
 
 from . import headers as hdrs
 from .config import BackendConfig
-from .decoding import StreamDecoder, can_decode, decode_body, make_decoder
+from .decoding import (
+    StreamDecoder,
+    can_decode,
+    decode_body,
+    is_encoded,
+    make_decoder,
+)
 from .errors import (
     BackendConnectionFailure,
     BackendError,
@@ -164,8 +170,7 @@ async def read_whole(
         _note_llm_result(exchange, parse_response(kind, text))
     if response.status >= 400:
         _note_backend_error(exchange, response.status, text)
-        body, headers = _without_secrets(runtime, body, text, headers)
-    elif _quotes_a_secret(runtime, text):
+    if _quotes_a_secret(runtime, text):
         body, headers = _without_secrets(runtime, body, text, headers)
     whole = WholeResponse(response.status, response.reason, headers, body)
     if exchange.body_bytes and is_encoded(encoding) and can_decode(encoding):
@@ -203,11 +208,6 @@ def keep_response_head(exchange: Exchange, whole: WholeResponse) -> None:
         exchange.response_body = whole.decoded_head
     else:
         exchange.response_body = whole.body[:size]
-
-
-def is_encoded(encoding: str | None) -> bool:
-    """Whether a ``Content-Encoding`` value says the bytes are compressed."""
-    return (encoding or "").strip().lower() not in ("", "identity")
 
 
 def _time_left(exchange: Exchange, backend: BackendConfig) -> float:

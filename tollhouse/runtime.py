@@ -90,6 +90,14 @@ class RuntimeBackend:
         return tuple(value for value in found if len(value) >= _SCRUBBED_LENGTH)
 
 
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with each of ``secrets`` (empty ones aside) replaced."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "REDACTED")
+    return text
+
+
 def redact_url(url: str, extra: frozenset[str] = frozenset()) -> str:
     """``url`` with the values of credential-carrying query parameters removed."""
     base, question, rest = url.partition("?")
@@ -155,12 +163,10 @@ class Runtime:
         url = f"{request.scheme}://{request.host}{request.raw_path}"
         return redact_url(url, self.key_query_names)
 
-    def scrub(self, text: str) -> str:
-        """``text`` with every secret named value and backend credential replaced."""
-        for secret in self.secret_values():
-            if secret and secret in text:
-                text = text.replace(secret, "REDACTED")
-        return text
+    def scrub(self, text: str, *extra: str) -> str:
+        """``text`` with every secret named value and backend credential, and
+        each of ``extra`` (a caller's key, say), replaced."""
+        return scrub(text, (*self.secret_values(), *extra))
 
     def secret_values(self) -> list[str]:
         """Named-value secrets and backend credentials now in use."""
